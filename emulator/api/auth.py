@@ -1,0 +1,256 @@
+"""Request authentication (fc-api.md §1) and the caller's account (§0, issue: accounts).
+
+Schemes: `FC <ak>:<sig>` (fc2 SDKs), `ACS3-HMAC-SHA256 Credential=…` (2021 Tea SDK),
+`acs <ak>:<sig>` (ROA v2), and the signed-URL query form (`x-fc-signature`).
+
+Default mode: a request with no signature, or signed with a key we don't know, is accepted;
+a key we know with the wrong secret is refused. Strict mode refuses all of those.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Iterable
+from urllib.parse import quote, unquote_plus
+
+from fastapi import Request
+
+from emulator.config import Settings
+from emulator.errors import FCError, access_denied, invalid_access_key, missing_header, signature_not_match
+
+MAX_SKEW_SECONDS = 15 * 60
+
+
+@dataclass
+class Caller:
+    account_id: str
+    access_key_id: str | None = None
+
+
+# ---- FC scheme -------------------------------------------------------------------------
+
+def canonical_fc_headers(headers: Iterable[tuple[str, str]]) -> str:
+    items = sorted((k.lower(), v) for k, v in headers if k.lower().startswith("x-fc-"))
+    return "".join(f"{k}:{v}\n" for k, v in items)
+
+
+def proxy_resource(path: str, query: list[tuple[str, str]]) -> str:
+    """HTTP-trigger resource: decoded path, "\n", sorted `k=v` pairs joined by "\n" (§1.1)."""
+    pairs = sorted(f"{k}={v}" for k, v in query)
+    return path + "\n" + "\n".join(pairs)
+
+
+def fc_string_to_sign(method: str, headers: dict[str, str], fc_headers: str, resource: str,
+                      date: str | None = None) -> str:
+    return "\n".join([
+        method.upper(),
+        headers.get("content-md5", ""),
+        headers.get("content-type", ""),
+        headers.get("date", "") if date is None else date,
+        fc_headers + resource,
+    ])
+
+
+def fc_sign(secret: str, string_to_sign: str) -> str:
+    digest = hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def decoded_query(request: Request) -> list[tuple[str, str]]:
+    """Query pairs decoded as FC signs them (`+` is a space)."""
+    raw = request.scope.get("query_string", b"").decode("latin-1")
+    pairs = []
+    for part in raw.split("&"):
+        if not part:
+            continue
+        k, _, v = part.partition("=")
+        pairs.append((unquote_plus(k), unquote_plus(v)))
+    return pairs
+
+
+# ---- ACS3 and acs (2021 Tea SDK) -------------------------------------------------------
+
+def _acs3_parts(value: str) -> dict[str, str]:
+    parts = {}
+    for item in value.split(","):
+        k, _, v = item.strip().partition("=")
+        parts[k] = v
+    return parts
+
+
+def acs3_signature(secret: str, method: str, raw_path: str, query: list[tuple[str, str]],
+                   headers: dict[str, str], signed: list[str], payload_hash: str) -> str:
+    canonical_query = "&".join(f"{k}={quote(v, safe='~')}" for k, v in sorted(query))
+    canonical_headers = "".join(f"{h}:{headers.get(h, '').strip()}\n" for h in signed)
+    canonical = "\n".join([method.upper(), raw_path or "/", canonical_query, canonical_headers,
+                           ";".join(signed), payload_hash])
+    to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def acs_v2_signature(secret: str, method: str, path: str, query: list[tuple[str, str]],
+                     headers: dict[str, str]) -> str:
+    acs = "".join(f"{k}:{v}\n" for k, v in sorted((k, v) for k, v in headers.items() if k.startswith("x-acs-")))
+    resource = path
+    if query:
+        resource += "?" + "&".join(k if v == "" else f"{k}={v}" for k, v in sorted(query))
+    to_sign = "\n".join([method.upper(), headers.get("accept", ""), headers.get("content-md5", ""),
+                         headers.get("content-type", ""), headers.get("date", "")]) + "\n" + acs + resource
+    return base64.b64encode(hmac.new(secret.encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
+
+
+# ---- verification ----------------------------------------------------------------------
+
+def _check_date(headers: dict[str, str], strict: bool) -> None:
+    if not strict:
+        return
+    raw = headers.get("date") or headers.get("x-fc-date")
+    when: datetime | None = None
+    if raw:
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            when = None
+    elif headers.get("x-acs-date"):
+        try:
+            when = datetime.strptime(headers["x-acs-date"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            when = None
+    else:
+        raise missing_header("Date")
+    if when is None:
+        raise access_denied(f"the Date header '{raw}' is not a valid RFC 1123 date")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    skew = abs(time.time() - when.timestamp())
+    if skew > MAX_SKEW_SECONDS:
+        raise access_denied("the difference between the request time and the server's time is too large "
+                            f"({int(skew)} seconds, allowed: {MAX_SKEW_SECONDS})")
+
+
+def _secret_for(settings: Settings, key_id: str) -> str | None:
+    secret = settings.access_keys.get(key_id)
+    if secret is None and settings.strict_auth:
+        raise invalid_access_key(key_id)
+    return secret
+
+
+def _mismatch(got: str, want: str) -> None:
+    if not hmac.compare_digest(got.strip(), want):
+        raise signature_not_match()
+
+
+async def verify(request: Request, settings: Settings, sign_query: bool = False) -> str | None:
+    """Check the request's signature; returns the access key id, if any.
+
+    `sign_query`: HTTP-trigger paths sign the sorted query too (§1.1).
+    """
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    query = decoded_query(request)
+    path = request.url.path
+    query_keys = {k for k, _ in query}
+
+    if "x-fc-signature" in query_keys and "authorization" not in headers:
+        q = dict(query)
+        key_id = q.get("x-fc-access-key-id", "")
+        expires = q.get("x-fc-expires", "")
+        if not expires.isdigit() or int(expires) < time.time():
+            raise access_denied("the signed URL has expired")
+        secret = _secret_for(settings, key_id)
+        if secret is None:
+            return key_id
+        rest = [(k, v) for k, v in query if k != "x-fc-signature"]
+        want = fc_sign(secret, fc_string_to_sign(request.method, headers, canonical_fc_headers(headers.items()),
+                                                 proxy_resource(path, rest), date=expires))
+        _mismatch(q["x-fc-signature"], want)
+        return key_id
+
+    auth = headers.get("authorization", "")
+    if not auth:
+        if settings.strict_auth:
+            raise access_denied("the request is not signed: the Authorization header is missing")
+        return None
+    scheme, _, cred = auth.partition(" ")
+    scheme_l = scheme.lower()
+
+    if scheme_l == "fc":
+        key_id, _, sig = cred.strip().partition(":")
+        secret = _secret_for(settings, key_id)
+        if secret is None:
+            return key_id
+        _check_date(headers, settings.strict_auth)
+        resource = proxy_resource(path, query) if sign_query else path
+        want = fc_sign(secret, fc_string_to_sign(request.method, headers, canonical_fc_headers(headers.items()),
+                                                 resource))
+        _mismatch(sig, want)
+        return key_id
+
+    if scheme_l == "acs3-hmac-sha256":
+        parts = _acs3_parts(cred)
+        key_id = parts.get("Credential", "")
+        secret = _secret_for(settings, key_id)
+        if secret is None:
+            return key_id
+        _check_date(headers, settings.strict_auth)
+        body = await request.body()
+        payload = hashlib.sha256(body).hexdigest()
+        if headers.get("x-acs-content-sha256", payload) != payload:
+            raise signature_not_match()
+        raw_path = request.scope.get("raw_path", path.encode()).decode("latin-1").split("?", 1)[0]
+        signed = [h for h in parts.get("SignedHeaders", "").split(";") if h]
+        want = acs3_signature(secret, request.method, raw_path, query, headers, signed, payload)
+        _mismatch(parts.get("Signature", ""), want)
+        return key_id
+
+    if scheme_l == "acs":
+        key_id, _, sig = cred.strip().partition(":")
+        secret = _secret_for(settings, key_id)
+        if secret is None:
+            return key_id
+        _check_date(headers, settings.strict_auth)
+        want = acs_v2_signature(secret, request.method, path, query, headers)
+        _mismatch(sig, want)
+        return key_id
+
+    if settings.strict_auth:
+        raise signature_not_match()
+    return None
+
+
+def account_of(request: Request, settings: Settings) -> str:
+    """X-Fc-Account-Id if non-empty, else a numeric first host label, else the default."""
+    header = (request.headers.get("x-fc-account-id") or "").strip().strip('"')
+    if header:
+        return header
+    host = (request.headers.get("host") or "").split(":")[0]
+    label = host.split(".")[0]
+    if label.isdigit() and "." in host and not _is_ipv4(host):
+        return label
+    return settings.account_id
+
+
+def _is_ipv4(host: str) -> bool:
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() for p in parts)
+
+
+async def authenticate(request: Request) -> Caller:
+    """FastAPI dependency for FC API routes: verifies the signature, names the account."""
+    settings: Settings = request.app.state.settings
+    key_id = await verify(request, settings)
+    caller = Caller(account_id=account_of(request, settings), access_key_id=key_id)
+    request.state.caller = caller
+    return caller
+
+
+def caller_of(request: Request) -> Caller:
+    return request.state.caller
+
+
+__all__ = ["Caller", "FCError", "authenticate", "caller_of", "verify", "account_of", "fc_sign",
+           "fc_string_to_sign", "canonical_fc_headers", "proxy_resource"]

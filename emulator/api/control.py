@@ -1,0 +1,29 @@
+"""The emulator's own endpoints, outside FC's API: health and code downloads (under /_emulator)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from emulator import __version__, errors
+
+router = APIRouter(tags=["emulator"])
+
+
+@router.get("/health")
+def health(request: Request):
+    settings = request.app.state.settings
+    return JSONResponse({"status": "ok", "version": __version__, "dataDir": str(settings.data_dir),
+                         "auth": settings.auth})
+
+
+@router.get("/_emulator/code/{checksum}.zip")
+def download_code(checksum: str, request: Request):
+    """GetFunctionCode's URL: a presigned link, like the OSS URL FC hands out."""
+    code = request.app.state.code
+    q = request.query_params
+    if not checksum.isdigit() or not code.verify_download(checksum, q.get("Expires", ""), q.get("Signature", "")):
+        raise errors.access_denied("the code download link is invalid or has expired")
+    if not code.exists(checksum):
+        raise errors.FCError(404, "NotFound", "code package does not exist")
+    return FileResponse(code.path(checksum), media_type="application/zip",
+                        headers={"x-oss-hash-crc64ecma": checksum})

@@ -1,0 +1,6 @@
+"""(to be written)"""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["custom_domains"])

@@ -1,0 +1,19 @@
+"""Every FC API router, mounted under both API versions (fc-api.md §0, §2.0)."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from emulator.api import (account, aliases, configs, custom_domains, functions, layers, services, stateful,
+                          tags, triggers, versions)
+from emulator.api.wire import API_VERSIONS
+
+FC_ROUTERS = [
+    account.router, services.router, functions.router, triggers.router, versions.router, aliases.router,
+    custom_domains.router, tags.router, configs.router, layers.router, stateful.router,
+]
+
+
+def mount_fc_api(app: FastAPI) -> None:
+    for version in API_VERSIONS:
+        for router in FC_ROUTERS:
+            app.include_router(router, prefix=f"/{version}")

@@ -1,0 +1,127 @@
+"""FC's wire conventions shared by every endpoint (fc-api.md §0, §4): request ids, header
+casing, JSON bodies, Etag/If-Match, pagination parameters and qualifiers."""
+from __future__ import annotations
+
+import json
+import uuid
+from email.utils import formatdate
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emulator.errors import FCError, invalid_argument, precondition_failed
+from emulator.store.resources import Page
+
+API_VERSIONS = ("2016-08-15", "2021-04-06")
+
+
+def go_canonical(name: str) -> str:
+    """Go's CanonicalMIMEHeaderKey: x-fc-request-id -> X-Fc-Request-Id, etag -> Etag."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+class WireMiddleware:
+    """Gives every response an X-Fc-Request-Id and sends header names in Go's canonical case
+    (the PHP SDK reads `Etag` and `X-Fc-Request-Id` case-sensitively)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                has_id = False
+                for k, v in message.get("headers", []):
+                    name = k.decode("latin-1")
+                    if name.lower() == "x-fc-request-id":
+                        has_id = True
+                    headers.append((go_canonical(name).encode("latin-1"), v))
+                if not has_id:
+                    headers.append((b"X-Fc-Request-Id", request_id.encode()))
+                headers.append((b"Date", formatdate(usegmt=True).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def request_id(request: Request) -> str:
+    return request.state.request_id
+
+
+def error_response(request: Request, exc: FCError) -> JSONResponse:
+    body = exc.body()
+    body["RequestId"] = getattr(request.state, "request_id", "")
+    return JSONResponse(body, status_code=exc.status, headers={"X-Fc-Request-Id": body["RequestId"]})
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is `{}`."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_argument(f"the request body is not valid JSON: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise invalid_argument("the request body must be a JSON object")
+    return data
+
+
+def fc_json(body: Any, etag: str | None = None, status: int = 200) -> JSONResponse:
+    headers = {"Etag": etag} if etag else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def check_if_match(request: Request, etag: str) -> None:
+    """If-Match against the stored Etag (fc-api.md §8.3); absent header = unconditional."""
+    want = request.headers.get("if-match")
+    if want and want.strip().strip('"') != etag:
+        raise precondition_failed()
+
+
+def page_params(request: Request, max_limit: int = 100, default_limit: int = 20) -> Page:
+    q = request.query_params
+    raw = q.get("limit") or ""
+    limit = default_limit
+    if raw:
+        try:
+            limit = int(raw)
+        except ValueError:
+            raise invalid_argument(f"limit is set to an invalid value (actual: '{raw}')") from None
+        if limit < 1 or limit > max_limit:
+            raise invalid_argument(f"limit is set to an invalid value (allowed: 1 to {max_limit}, actual: {limit})")
+    return Page(limit=limit, next_token=q.get("nextToken") or "", prefix=q.get("prefix") or "",
+                start_key=q.get("startKey") or "")
+
+
+def paged(key: str, items: list, next_token: str | None, **extra) -> dict:
+    """A list body; `nextToken` is present only when there is a next page (§4)."""
+    body: dict[str, Any] = {key: items, **extra}
+    if next_token:
+        body["nextToken"] = next_token
+    return body
+
+
+def split_qualifier(request: Request, service_segment: str) -> tuple[str, str | None]:
+    """`svc.q` (2016 style) or `?qualifier=q` (2021 style), accepted under both prefixes."""
+    svc, dot, qualifier = service_segment.partition(".")
+    if not dot:
+        qualifier = request.query_params.get("qualifier") or ""
+    return svc, (qualifier or None)

@@ -1,0 +1,63 @@
+"""The FastAPI application: FC routers, wire middleware, error mapping, lifespan."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from emulator import __version__, errors
+from emulator.api import control
+from emulator.api.routes import mount_fc_api
+from emulator.api.wire import WireMiddleware, error_response
+from emulator.config import Settings
+from emulator.store.code import CodeStore
+from emulator.store.db import Database
+
+log = logging.getLogger("fc_emulator")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url)
+    db.create_all()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        log.info("fc-emulator %s serving %s, data dir %s", __version__, settings.base_url, settings.data_dir)
+        yield
+        db.close()
+
+    app = FastAPI(title="fc-emulator", version=__version__, lifespan=lifespan,
+                  description="Alibaba Cloud Function Compute 2.0, offline.")
+    app.state.settings = settings
+    app.state.db = db
+    app.state.code = CodeStore(settings)
+
+    @app.exception_handler(errors.FCError)
+    async def _fc_error(request: Request, exc: errors.FCError):
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
+        loc = ".".join(str(p) for p in first.get("loc", ()))
+        return error_response(request, errors.invalid_argument(f"{loc}: {first['msg']}"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code in (404, 405):
+            return error_response(request, errors.path_not_supported(request.method, request.url.path))
+        return error_response(request, errors.FCError(exc.status_code, "InvalidArgument", str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(request, errors.internal_error())
+
+    app.add_middleware(WireMiddleware)
+    app.include_router(control.router)
+    mount_fc_api(app)
+    return app

@@ -1,0 +1,78 @@
+"""The `fc-emulator` command line."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from emulator.config import Settings, default_data_dir, parse_access_keys
+
+
+def _env(name: str, default=None):
+    return os.environ.get(f"FC_EMULATOR_{name}", default)
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the emulator's HTTP server")
+    p.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="bind address [FC_EMULATOR_HOST]")
+    p.add_argument("--port", type=int, default=int(_env("PORT", "9000")), help="port [FC_EMULATOR_PORT]")
+    p.add_argument("--data-dir", default=_env("DATA_DIR", str(default_data_dir())),
+                   help="where the database and code live [FC_EMULATOR_DATA_DIR]")
+    p.add_argument("--public-url", default=_env("PUBLIC_URL", ""),
+                   help="base URL put in code download links [FC_EMULATOR_PUBLIC_URL]")
+    p.add_argument("--access-key", action="append", default=[],
+                   help="ID:SECRET, repeatable [FC_EMULATOR_ACCESS_KEYS, comma-separated]")
+    p.add_argument("--auth", choices=["default", "strict"], default=_env("AUTH", "default"),
+                   help="signature checking mode [FC_EMULATOR_AUTH]")
+    p.add_argument("--account-id", default=_env("ACCOUNT_ID", "1234567890123456"),
+                   help="account used when a request names none [FC_EMULATOR_ACCOUNT_ID]")
+    p.add_argument("--region", default=_env("REGION", "cn-hangzhou"), help="region id [FC_EMULATOR_REGION]")
+    p.add_argument("--oss-dir", default=_env("OSS_DIR"),
+                   help="local folder standing in for OSS, <dir>/<bucket>/<object> [FC_EMULATOR_OSS_DIR]")
+    p.add_argument("--database-url", default=_env("DATABASE_URL", ""),
+                   help="SQLAlchemy URL; default sqlite in the data dir [FC_EMULATOR_DATABASE_URL]")
+    p.add_argument("--log-level", default=_env("LOG_LEVEL", "info"), help="[FC_EMULATOR_LOG_LEVEL]")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    keys = parse_access_keys(([_env("ACCESS_KEYS")] if _env("ACCESS_KEYS") else []) + args.access_key)
+    return Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=Path(args.data_dir),
+        public_url=args.public_url,
+        access_keys=keys,
+        auth=args.auth,
+        account_id=args.account_id,
+        region=args.region,
+        oss_dir=Path(args.oss_dir) if args.oss_dir else None,
+        database_url=args.database_url,
+        log_level=args.log_level,
+    )
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from emulator.app import create_app
+
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
+                access_log=False, server_header=False, date_header=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="fc-emulator", description="Alibaba Cloud Function Compute 2.0 emulator")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_serve(sub)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        try:
+            settings = settings_from_args(args)
+        except ValueError as exc:
+            parser.error(str(exc))
+        serve(settings)
+    else:  # pragma: no cover - argparse enforces the choices
+        parser.print_help()
+        sys.exit(2)

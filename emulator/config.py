@@ -1,0 +1,66 @@
+"""One settings object, built from CLI flags and FC_EMULATOR_* variables, passed down explicitly."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "fc-emulator"
+
+
+def parse_access_keys(items: list[str]) -> dict[str, str]:
+    """`ID:SECRET` items (or comma-separated lists of them) -> {id: secret}."""
+    keys: dict[str, str] = {}
+    for item in items:
+        for part in item.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            key_id, sep, secret = part.partition(":")
+            if not sep or not key_id or not secret:
+                raise ValueError(f"access key must look like ID:SECRET, got {part!r}")
+            keys[key_id] = secret
+    return keys
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 9000
+    data_dir: Path = field(default_factory=default_data_dir)
+    # Public base URL used in URLs we hand out (code downloads); derived from host/port when empty.
+    public_url: str = ""
+    access_keys: dict[str, str] = field(default_factory=dict)
+    auth: str = "default"  # "default" | "strict"
+    account_id: str = "1234567890123456"
+    region: str = "cn-hangzhou"
+    oss_dir: Path | None = None  # stands in for OSS: <oss_dir>/<bucket>/<object>
+    database_url: str = ""  # empty -> sqlite:///<data_dir>/fc.db
+    max_code_size: int = 100 * 1024 * 1024  # zip bytes (CodeSizeLimit)
+    max_inline_code_size: int = 50 * 1024 * 1024  # decoded code.zipFile bytes
+    max_unzipped_size: int = 500 * 1024 * 1024
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        if self.oss_dir is None:
+            self.oss_dir = self.data_dir / "oss"
+        self.oss_dir = Path(self.oss_dir)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'fc.db'}"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def strict_auth(self) -> bool:
+        return self.auth == "strict"

@@ -1,0 +1,1 @@
+"""FC's resources as pydantic models: wire rules, defaults, validation, names and limits."""

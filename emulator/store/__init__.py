@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables and repositories, and code blobs stored by checksum."""

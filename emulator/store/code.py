@@ -1,0 +1,173 @@
+"""Code packages (fc-api.md §7): decode, check, checksum and store each zip once by checksum."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import io
+import os
+import secrets
+import stat
+import tempfile
+import time
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import fastcrc
+
+from emulator import errors
+from emulator.config import Settings
+
+
+def crc64(data: bytes) -> str:
+    """CRC-64/XZ (ECMA-182, reflected) as an unsigned decimal string, like OSS's x-oss-hash-crc64ecma."""
+    return str(fastcrc.crc64.xz(data))
+
+
+def _unsafe_member(name: str) -> bool:
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return True
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return ".." in parts
+
+
+class CodeStore:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.root = settings.data_dir / "code"
+        self.root.mkdir(parents=True, exist_ok=True)
+        key_file = settings.data_dir / "url-signing.key"
+        if not key_file.exists():
+            key_file.write_bytes(secrets.token_bytes(32))
+        self._url_key = key_file.read_bytes()
+
+    # ---- getting the zip ----------------------------------------------------------------
+
+    def zip_from_request(self, code: dict) -> bytes:
+        """`{zipFile}` or `{ossBucketName, ossObjectName}`, exactly one (§2.3)."""
+        zip_b64 = code.get("zipFile")
+        bucket, obj = code.get("ossBucketName"), code.get("ossObjectName")
+        if zip_b64 and (bucket or obj):
+            raise errors.invalid_argument("code: only one of zipFile and ossBucketName/ossObjectName may be set")
+        if zip_b64:
+            return self.decode_zip_file(zip_b64)
+        if bucket and obj:
+            return self.read_oss(bucket, obj)
+        raise errors.invalid_argument("code: zipFile or both ossBucketName and ossObjectName are required")
+
+    def decode_zip_file(self, text: str) -> bytes:
+        limit = self.settings.max_inline_code_size
+        if len(text) > (limit * 4) // 3 + 8:
+            raise errors.invalid_argument(f"code.zipFile is too large (max: {limit} bytes after decoding)")
+        try:
+            data = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise errors.invalid_argument("code.zipFile is not valid base64") from None
+        if len(data) > limit:
+            raise errors.invalid_argument(f"code.zipFile is too large (max: {limit} bytes, actual: {len(data)})")
+        return data
+
+    def read_oss(self, bucket: str, obj: str) -> bytes:
+        base = (self.settings.oss_dir / bucket).resolve()
+        path = (base / obj).resolve()
+        if base not in path.parents or not path.is_file():
+            raise errors.oss_object_not_found(bucket, obj)
+        size = path.stat().st_size
+        if size > self.settings.max_code_size:
+            raise errors.invalid_argument(
+                f"code size exceeds the limit (max: {self.settings.max_code_size} bytes, actual: {size})")
+        return path.read_bytes()
+
+    # ---- checking and storing -----------------------------------------------------------
+
+    def check_zip(self, data: bytes) -> None:
+        """A valid archive, no member outside the folder, and a bounded unpacked size."""
+        if len(data) > self.settings.max_code_size:
+            raise errors.invalid_argument(
+                f"code size exceeds the limit (max: {self.settings.max_code_size} bytes, actual: {len(data)})")
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                total = 0
+                for info in zf.infolist():
+                    if _unsafe_member(info.filename):
+                        raise errors.invalid_argument(
+                            f"code package is invalid: entry '{info.filename}' points outside the code folder")
+                    total += info.file_size
+                    if total > self.settings.max_unzipped_size:
+                        raise errors.invalid_argument(
+                            "code package is invalid: the unzipped size exceeds the limit "
+                            f"({self.settings.max_unzipped_size} bytes)")
+                bad = zf.testzip()
+                if bad is not None:
+                    raise errors.invalid_argument(f"code package is invalid: entry '{bad}' is corrupt")
+        except errors.FCError:
+            raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
+            raise errors.invalid_argument(f"code package is not a valid zip file: {exc}") from None
+
+    def put(self, data: bytes) -> tuple[str, int]:
+        """Store the zip (once per checksum); returns (codeChecksum, codeSize)."""
+        checksum = crc64(data)
+        path = self.path(checksum)
+        if not path.exists():
+            fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".part")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        return checksum, len(data)
+
+    def store_request_code(self, code: dict, header_checksum: str | None = None) -> tuple[str, int]:
+        data = self.zip_from_request(code)
+        self.check_zip(data)
+        checksum = crc64(data)
+        if header_checksum and header_checksum.strip() != checksum:
+            raise errors.invalid_argument(
+                f"the code checksum in X-Fc-Code-Checksum ({header_checksum.strip()}) does not match "
+                f"the package's CRC-64 ({checksum})")
+        return self.put(data)
+
+    def path(self, checksum: str) -> Path:
+        return self.root / f"{checksum}.zip"
+
+    def exists(self, checksum: str) -> bool:
+        return self.path(checksum).exists()
+
+    def extract(self, checksum: str) -> Path:
+        """The package unpacked under code/unpacked/<checksum>/ (done once; used by execution)."""
+        target = self.root / "unpacked" / checksum
+        if target.exists():
+            return target
+        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".unpack-"))
+        with zipfile.ZipFile(self.path(checksum)) as zf:
+            for info in zf.infolist():
+                dest = tmp / info.filename
+                mode = (info.external_attr >> 16) & 0o7777
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    os.symlink(zf.read(info).decode(), dest)
+                    continue
+                zf.extract(info, tmp)
+                if mode and not info.is_dir():
+                    os.chmod(dest, mode | 0o444)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another thread unpacked it first
+            pass
+        return target
+
+    # ---- download URLs (GetFunctionCode) ------------------------------------------------
+
+    def download_url(self, checksum: str, ttl: int = 3600) -> str:
+        expires = int(time.time()) + ttl
+        sig = self._sign(checksum, expires)
+        return f"{self.settings.base_url}/_emulator/code/{checksum}.zip?Expires={expires}&Signature={sig}"
+
+    def verify_download(self, checksum: str, expires: str, signature: str) -> bool:
+        if not expires.isdigit() or int(expires) < time.time():
+            return False
+        return hmac.compare_digest(self._sign(checksum, int(expires)), signature)
+
+    def _sign(self, checksum: str, expires: int) -> str:
+        return hmac.new(self._url_key, f"{checksum}:{expires}".encode(), hashlib.sha256).hexdigest()

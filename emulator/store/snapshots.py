@@ -1,0 +1,81 @@
+"""Qualifiers (fc-api.md §0, §2.6): LATEST is live, a version is a frozen snapshot of the
+service and all its functions, and an alias points at a version (plus weighted extras).
+
+Everything that reads "the service/function as of qualifier q" goes through `resolve`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from emulator import errors
+from emulator.store import resources as res
+
+LATEST = "LATEST"
+
+
+@dataclass
+class Snapshot:
+    account: str
+    service: str
+    qualifier: str  # what the caller named: LATEST, a version id or an alias
+    version_id: str  # what it resolved to: LATEST or a version id
+    service_body: dict  # FC's Service object (times included)
+    service_etag: str
+    alias: dict | None = None  # the alias object when the qualifier named one
+    _frozen_functions: dict | None = field(default=None, repr=False)  # name -> Function object (versions)
+
+    @property
+    def is_latest(self) -> bool:
+        return self.version_id == LATEST
+
+    def service_out(self) -> dict:
+        return dict(self.service_body)
+
+    def function(self, s: Session, name: str) -> tuple[dict, str]:
+        """(Function object, etag) as of this qualifier, or FunctionNotFound."""
+        if self._frozen_functions is None:
+            row = res.require(s, self.account, "function", self.service, name,
+                              lambda: errors.function_not_found(self.service, name))
+            return row.out(), row.etag
+        fn = self._frozen_functions.get(name)
+        if fn is None:
+            raise errors.function_not_found(self.service, name)
+        return dict(fn["body"]), fn["etag"]
+
+    def functions(self, s: Session, p: res.Page) -> tuple[list[dict], str | None]:
+        if self._frozen_functions is None:
+            rows, token = res.page(s, self.account, "function", self.service, p)
+            return [r.out() for r in rows], token
+        names = sorted(n for n in self._frozen_functions if n.startswith(p.prefix))
+        lower = p.next_token or p.start_key
+        if lower:
+            names = [n for n in names if n >= lower]
+        token = names[p.limit] if len(names) > p.limit else None
+        return [dict(self._frozen_functions[n]["body"]) for n in names[:p.limit]], token
+
+
+def freeze(s: Session, account: str, service_row: res.ResourceRow) -> dict:
+    """What a published version keeps: the service and every function, with their etags."""
+    functions = {r.name: {"body": r.out(), "etag": r.etag}
+                 for r in res.all_rows(s, account, "function", service_row.name)}
+    return {"service": {"body": service_row.out(), "etag": service_row.etag}, "functions": functions}
+
+
+def resolve(s: Session, account: str, service: str, qualifier: str | None) -> Snapshot:
+    row = res.require(s, account, "service", "", service, lambda: errors.service_not_found(service))
+    q = qualifier or LATEST
+    if q == LATEST:
+        return Snapshot(account, service, q, LATEST, row.out(), row.etag)
+    alias = None
+    version_id = q
+    if not q.isdigit():
+        alias_row = res.require(s, account, "alias", service, q, lambda: errors.alias_not_found(service, q))
+        alias = alias_row.out()
+        version_id = str(alias["versionId"])
+    version = res.require(s, account, "version", service, version_id,
+                          lambda: errors.version_not_found(service, version_id))
+    frozen = version.body["_frozen"]
+    return Snapshot(account, service, q, version_id, dict(frozen["service"]["body"]),
+                    frozen["service"]["etag"], alias=alias, _frozen_functions=frozen["functions"])
