@@ -116,3 +116,9 @@ def zip_b64(files: dict[str, str | bytes]) -> str:
 
 
 HELLO_PY = {"index.py": "def handler(event, context):\n    return 'hello world'\n"}
+
+
+def fc_error(exc_info) -> dict:
+    """The JSON body of an aliyun-fc2 FcError: {"ErrorCode", "ErrorMessage", "RequestId"}."""
+    import json
+    return json.loads(exc_info.value.message)

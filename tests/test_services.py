@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fc2.fc_exceptions import FcError
 
-from tests.helpers import HELLO_PY, fc_client, zip_b64
+from tests.helpers import HELLO_PY, fc_client, fc_error, zip_b64
 
 
 def test_create_get_update_delete(fc):
@@ -192,5 +192,6 @@ def test_delete_service_with_functions_is_409(fc, http, server):
     with pytest.raises(FcError) as e:
         fc.delete_service("busy")
     assert e.value.status_code == 409
-    assert "service 'busy' has active 'functions'" in str(e.value)
+    assert fc_error(e) == {**fc_error(e), "ErrorCode": "ServiceNotEmpty",
+                           "ErrorMessage": "service 'busy' has active 'functions'"}
     assert fc.get_service("busy").data["serviceName"] == "busy"

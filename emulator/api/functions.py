@@ -1,6 +1,143 @@
-"""(to be written)"""
+"""Functions: CRUD and GetFunctionCode (fc-api.md §2.3)."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from emulator import errors
+from emulator.api.context import Ctx, fc_ctx
+from emulator.api.wire import check_if_match, fc_json, json_body, no_content, page_params, paged, split_qualifier
+from emulator.model import runtimes
+from emulator.model.function import FUNCTION_DEFAULTS, FunctionCreate, FunctionFields, apply_function_fields
+from emulator.model.names import check_name
+from emulator.store import layers as layer_store
+from emulator.store import resources as res
+from emulator.store import snapshots
 
 router = APIRouter(tags=["functions"])
+
+
+def _require_service(s: Session, ctx: Ctx, svc: str) -> res.ResourceRow:
+    return res.require(s, ctx.account, "service", "", svc, lambda: errors.service_not_found(svc))
+
+
+def _check_shape(data: dict) -> None:
+    """Rules that need the merged function (create, or stored + update)."""
+    runtime = data.get("runtime")
+    if runtime == runtimes.CONTAINER:
+        if not (data.get("customContainerConfig") or {}).get("image"):
+            raise errors.invalid_argument("customContainerConfig.image is required for runtime custom-container")
+    elif data.get("customContainerConfig"):
+        raise errors.invalid_argument("customContainerConfig is only allowed with runtime custom-container")
+    if not data.get("handler"):
+        raise errors.invalid_argument("handler is required")
+
+
+def _resolve_layers(s: Session, ctx: Ctx, data: dict) -> None:
+    """`layers` must name stored layer versions; store them in ARN form with their V2 twins."""
+    arns, v2 = [], []
+    for value in data.get("layers") or []:
+        row = layer_store.resolve(s, ctx.account, value)
+        arns.append(row.body["arn"])
+        v2.append(row.body["arnV2"])
+    data["layers"], data["layersArnV2"] = arns, v2
+
+
+@router.post("/services/{service}/functions")
+def create_function(service: str, ctx: Ctx = Depends(fc_ctx), body: dict = Depends(json_body)):
+    req = FunctionCreate.parse(body)
+    name = check_name("function", req.functionName)
+    if not req.runtime:
+        raise errors.invalid_argument("runtime is required")
+    data = apply_function_fields({**FUNCTION_DEFAULTS, "functionId": str(uuid.uuid4()), "functionName": name}, req)
+    if req.runtime in runtimes.CUSTOM + (runtimes.CONTAINER,) and not data.get("handler"):
+        data["handler"] = "index.handler"
+    _check_shape(data)
+    if req.code is not None and req.customContainerConfig is not None:
+        raise errors.invalid_argument("code and customContainerConfig cannot both be set")
+    if req.runtime != runtimes.CONTAINER and req.code is None:
+        raise errors.invalid_argument("code is required")
+    if req.code is not None:
+        data["codeChecksum"], data["codeSize"] = ctx.request.app.state.code.store_request_code(
+            req.code.given(), ctx.request.headers.get("x-fc-code-checksum"))
+    with ctx.db.write() as s:
+        _require_service(s, ctx, service)
+        _resolve_layers(s, ctx, data)
+        row = res.insert(s, ctx.account, "function", service, name, data, lambda: errors.already_exists(
+            "FunctionAlreadyExists", f"function '{name}' already exists in service '{service}'"))
+        return fc_json(row.out(), row.etag)
+
+
+@router.get("/services/{service}/functions")
+def list_functions(service: str, ctx: Ctx = Depends(fc_ctx)):
+    svc, qualifier = split_qualifier(ctx.request, service)
+    p = page_params(ctx.request)
+    with ctx.db.read() as s:
+        snap = snapshots.resolve(s, ctx.account, svc, qualifier)
+        items, token = snap.functions(s, p)
+    return fc_json(paged("functions", items, token))
+
+
+@router.get("/services/{service}/functions/{function}")
+def get_function(service: str, function: str, ctx: Ctx = Depends(fc_ctx)):
+    svc, qualifier = split_qualifier(ctx.request, service)
+    with ctx.db.read() as s:
+        snap = snapshots.resolve(s, ctx.account, svc, qualifier)
+        body, etag = snap.function(s, function)
+    return fc_json(body, etag)
+
+
+@router.put("/services/{service}/functions/{function}")
+def update_function(service: str, function: str, ctx: Ctx = Depends(fc_ctx), body: dict = Depends(json_body)):
+    req = FunctionFields.parse(body)
+    code = None
+    if req.code is not None:
+        code = ctx.request.app.state.code.store_request_code(
+            req.code.given(), ctx.request.headers.get("x-fc-code-checksum"))
+    with ctx.db.write() as s:
+        _require_service(s, ctx, service)
+        row = res.require(s, ctx.account, "function", service, function,
+                          lambda: errors.function_not_found(service, function))
+        check_if_match(ctx.request, row.etag)
+        data = apply_function_fields(row.body, req)
+        if req.runtime is not None and req.runtime != row.body.get("runtime") and (
+                runtimes.CONTAINER in (req.runtime, row.body.get("runtime"))):
+            raise errors.invalid_argument("runtime cannot be changed to or from custom-container")
+        _check_shape(data)
+        if code is not None:
+            if data.get("runtime") == runtimes.CONTAINER:
+                raise errors.invalid_argument("code cannot be set for runtime custom-container")
+            data["codeChecksum"], data["codeSize"] = code
+        if req.layers is not None:
+            _resolve_layers(s, ctx, data)
+        row = res.update(s, row, data)
+        return fc_json(row.out(), row.etag)
+
+
+@router.delete("/services/{service}/functions/{function}")
+def delete_function(service: str, function: str, ctx: Ctx = Depends(fc_ctx)):
+    with ctx.db.write() as s:
+        _require_service(s, ctx, service)
+        row = res.require(s, ctx.account, "function", service, function,
+                          lambda: errors.function_not_found(service, function))
+        check_if_match(ctx.request, row.etag)
+        if res.count(s, ctx.account, "trigger", f"{service}/{function}"):
+            raise errors.not_empty("FunctionNotEmpty", f"function '{function}' has active triggers")
+        for cfg in res.all_rows(s, ctx.account, "async_config", f"{service}/{function}"):
+            res.delete(s, cfg)
+        res.delete(s, row)
+    return no_content()
+
+
+@router.get("/services/{service}/functions/{function}/code")
+def get_function_code(service: str, function: str, ctx: Ctx = Depends(fc_ctx)):
+    svc, qualifier = split_qualifier(ctx.request, service)
+    with ctx.db.read() as s:
+        snap = snapshots.resolve(s, ctx.account, svc, qualifier)
+        body, _ = snap.function(s, function)
+    checksum = body.get("codeChecksum") or ""
+    if not checksum:
+        raise errors.invalid_argument(f"function '{function}' has no code package (runtime custom-container)")
+    return fc_json({"url": ctx.request.app.state.code.download_url(checksum), "checksum": checksum})
