@@ -32,6 +32,13 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="local folder standing in for OSS, <dir>/<bucket>/<object> [FC_EMULATOR_OSS_DIR]")
     p.add_argument("--database-url", default=_env("DATABASE_URL", ""),
                    help="SQLAlchemy URL; default sqlite in the data dir [FC_EMULATOR_DATABASE_URL]")
+    p.add_argument("--max-code-size", type=int, default=int(_env("MAX_CODE_SIZE", str(100 * 1024 * 1024))),
+                   help="largest code zip in bytes (CodeSizeLimit) [FC_EMULATOR_MAX_CODE_SIZE]")
+    p.add_argument("--max-inline-code-size", type=int,
+                   default=int(_env("MAX_INLINE_CODE_SIZE", str(50 * 1024 * 1024))),
+                   help="largest decoded code.zipFile in bytes [FC_EMULATOR_MAX_INLINE_CODE_SIZE]")
+    p.add_argument("--max-unzipped-size", type=int, default=int(_env("MAX_UNZIPPED_SIZE", str(500 * 1024 * 1024))),
+                   help="largest unpacked code size in bytes [FC_EMULATOR_MAX_UNZIPPED_SIZE]")
     p.add_argument("--log-level", default=_env("LOG_LEVEL", "info"), help="[FC_EMULATOR_LOG_LEVEL]")
 
 
@@ -48,6 +55,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         region=args.region,
         oss_dir=Path(args.oss_dir) if args.oss_dir else None,
         database_url=args.database_url,
+        max_code_size=args.max_code_size,
+        max_inline_code_size=args.max_inline_code_size,
+        max_unzipped_size=args.max_unzipped_size,
         log_level=args.log_level,
     )
 

@@ -10,17 +10,24 @@ from emulator import errors
 from emulator.api.context import Ctx, fc_ctx
 from emulator.api.wire import check_if_match, fc_json, json_body, no_content, page_params, paged, split_qualifier
 from emulator.model import runtimes
-from emulator.model.function import FUNCTION_DEFAULTS, FunctionCreate, FunctionFields, apply_function_fields
+from emulator.model.function import (FUNCTION_DEFAULTS, Code, FunctionCreate, FunctionFields, apply_function_fields,
+                                     check_function)
 from emulator.model.names import check_name
 from emulator.store import layers as layer_store
 from emulator.store import resources as res
 from emulator.store import snapshots
+from emulator.store.code import Package
 
 router = APIRouter(tags=["functions"])
 
 
 def _require_service(s: Session, ctx: Ctx, svc: str) -> res.ResourceRow:
     return res.require(s, ctx.account, "service", "", svc, lambda: errors.service_not_found(svc))
+
+
+def _require_function(s: Session, ctx: Ctx, svc: str, fn: str) -> res.ResourceRow:
+    _require_service(s, ctx, svc)
+    return res.require(s, ctx.account, "function", svc, fn, lambda: errors.function_not_found(svc, fn))
 
 
 def _check_shape(data: dict) -> None:
@@ -33,6 +40,7 @@ def _check_shape(data: dict) -> None:
         raise errors.invalid_argument("customContainerConfig is only allowed with runtime custom-container")
     if not data.get("handler"):
         raise errors.invalid_argument("handler is required")
+    check_function(data)
 
 
 def _resolve_layers(s: Session, ctx: Ctx, data: dict) -> None:
@@ -45,6 +53,18 @@ def _resolve_layers(s: Session, ctx: Ctx, data: dict) -> None:
     data["layers"], data["layersArnV2"] = arns, v2
 
 
+def _package(ctx: Ctx, code: Code | None) -> Package | None:
+    """The checked zip of the request (fetched and checked before any lock is taken)."""
+    if code is None:
+        return None
+    return ctx.request.app.state.code.prepare(code.given(), ctx.request.headers.get("x-fc-code-checksum"))
+
+
+def _put_code(ctx: Ctx, data: dict, pkg: Package) -> None:
+    """Written last, once every rule has passed: a refused request stores nothing."""
+    data["codeChecksum"], data["codeSize"] = ctx.request.app.state.code.put(pkg.data, pkg.checksum)
+
+
 @router.post("/services/{service}/functions")
 def create_function(service: str, ctx: Ctx = Depends(fc_ctx), body: dict = Depends(json_body)):
     req = FunctionCreate.parse(body)
@@ -54,20 +74,28 @@ def create_function(service: str, ctx: Ctx = Depends(fc_ctx), body: dict = Depen
     data = apply_function_fields({**FUNCTION_DEFAULTS, "functionId": str(uuid.uuid4()), "functionName": name}, req)
     if req.runtime in runtimes.CUSTOM + (runtimes.CONTAINER,) and not data.get("handler"):
         data["handler"] = "index.handler"
-    _check_shape(data)
     if req.code is not None and req.customContainerConfig is not None:
         raise errors.invalid_argument("code and customContainerConfig cannot both be set")
+    _check_shape(data)
     if req.runtime != runtimes.CONTAINER and req.code is None:
         raise errors.invalid_argument("code is required")
-    if req.code is not None:
-        data["codeChecksum"], data["codeSize"] = ctx.request.app.state.code.store_request_code(
-            req.code.given(), ctx.request.headers.get("x-fc-code-checksum"))
+    with ctx.db.read() as s:  # a missing service is the first thing to report, before the zip
+        _require_service(s, ctx, service)
+    pkg = _package(ctx, req.code)
     with ctx.db.write() as s:
         _require_service(s, ctx, service)
+        if res.get(s, ctx.account, "function", service, name) is not None:
+            raise _function_conflict(service, name)
         _resolve_layers(s, ctx, data)
-        row = res.insert(s, ctx.account, "function", service, name, data, lambda: errors.already_exists(
-            "FunctionAlreadyExists", f"function '{name}' already exists in service '{service}'"))
+        if pkg is not None:
+            _put_code(ctx, data, pkg)
+        row = res.insert(s, ctx.account, "function", service, name, data,
+                         lambda: _function_conflict(service, name))
         return fc_json(row.out(), row.etag)
+
+
+def _function_conflict(service: str, name: str):
+    return errors.already_exists("FunctionAlreadyExists", f"function '{name}' already exists in service '{service}'")
 
 
 @router.get("/services/{service}/functions")
@@ -92,26 +120,23 @@ def get_function(service: str, function: str, ctx: Ctx = Depends(fc_ctx)):
 @router.put("/services/{service}/functions/{function}")
 def update_function(service: str, function: str, ctx: Ctx = Depends(fc_ctx), body: dict = Depends(json_body)):
     req = FunctionFields.parse(body)
-    code = None
-    if req.code is not None:
-        code = ctx.request.app.state.code.store_request_code(
-            req.code.given(), ctx.request.headers.get("x-fc-code-checksum"))
+    with ctx.db.read() as s:  # report a missing service/function before checking the zip
+        _require_function(s, ctx, service, function)
+    pkg = _package(ctx, req.code)
     with ctx.db.write() as s:
-        _require_service(s, ctx, service)
-        row = res.require(s, ctx.account, "function", service, function,
-                          lambda: errors.function_not_found(service, function))
+        row = _require_function(s, ctx, service, function)
         check_if_match(ctx.request, row.etag)
         data = apply_function_fields(row.body, req)
         if req.runtime is not None and req.runtime != row.body.get("runtime") and (
                 runtimes.CONTAINER in (req.runtime, row.body.get("runtime"))):
             raise errors.invalid_argument("runtime cannot be changed to or from custom-container")
         _check_shape(data)
-        if code is not None:
-            if data.get("runtime") == runtimes.CONTAINER:
-                raise errors.invalid_argument("code cannot be set for runtime custom-container")
-            data["codeChecksum"], data["codeSize"] = code
+        if pkg is not None and data.get("runtime") == runtimes.CONTAINER:
+            raise errors.invalid_argument("code cannot be set for runtime custom-container")
         if req.layers is not None:
             _resolve_layers(s, ctx, data)
+        if pkg is not None:
+            _put_code(ctx, data, pkg)
         row = res.update(s, row, data)
         return fc_json(row.out(), row.etag)
 
@@ -119,9 +144,7 @@ def update_function(service: str, function: str, ctx: Ctx = Depends(fc_ctx), bod
 @router.delete("/services/{service}/functions/{function}")
 def delete_function(service: str, function: str, ctx: Ctx = Depends(fc_ctx)):
     with ctx.db.write() as s:
-        _require_service(s, ctx, service)
-        row = res.require(s, ctx.account, "function", service, function,
-                          lambda: errors.function_not_found(service, function))
+        row = _require_function(s, ctx, service, function)
         check_if_match(ctx.request, row.etag)
         if res.count(s, ctx.account, "trigger", f"{service}/{function}"):
             raise errors.not_empty("FunctionNotEmpty", f"function '{function}' has active triggers")

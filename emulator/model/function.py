@@ -5,14 +5,24 @@ import json
 import re
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
+from emulator.errors import invalid_argument
 from emulator.model import runtimes
 from emulator.model.base import FCModel
+from emulator.model.service import LogConfig, NasConfig, NasMountPoint, VpcConfig
 
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _RESERVED_ENV = {"accessKeyID", "accessKeySecret", "securityToken", "topic"}
 INSTANCE_TYPES = ("e1", "c1", "fc.gpu.tesla.1", "fc.gpu.ampere.1", "g1")
+MAX_MEMORY = 32768
+MAX_E1_MEMORY = 3072  # elastic instances without a cpu setting (§6)
+MAX_LAYERS = 5
+
+
+def memory_message(v: int, limit: int) -> str:
+    return (f"MemorySize is set to an invalid value (allowed: multiples of 64 from 128 to {limit}, "
+            f"actual: {v})")
 
 
 class Code(FCModel):
@@ -23,11 +33,19 @@ class Code(FCModel):
 
 class CustomContainerConfig(FCModel):
     image: str | None = None
-    command: str | None = None  # a JSON array in a string (§2.3)
-    args: str | None = None
-    accelerationType: str | None = None
-    instanceID: str | None = None
-    webServerMode: bool | None = None
+    command: str = ""  # a JSON array in a string (§2.3)
+    args: str = ""
+    accelerationType: str = "Default"
+    instanceID: str = ""
+    webServerMode: bool = True
+
+    @field_validator("accelerationType")
+    @classmethod
+    def _acceleration(cls, v: str) -> str:
+        if v not in ("Default", "None"):
+            raise ValueError(f"customContainerConfig.accelerationType is set to an invalid value "
+                             f"(allowed: Default | None, actual: '{v}')")
+        return v
 
     @field_validator("command", "args")
     @classmethod
@@ -102,11 +120,12 @@ class FunctionFields(FCModel):
     cpu: float | None = None
     diskSize: int | None = None
     gpuMemorySize: int | None = None
-    # Accepted as the seed document lists them (fc-api-notes.md); stored and echoed.
-    vpcConfig: dict | None = None
-    logConfig: dict | None = None
-    nasConfig: dict | None = None
-    mountPoints: list[dict] | None = None
+    # The seed document lists these for CreateFunction (fc-api-notes.md); FC 2.0 keeps them on
+    # the service, so here they are only stored and echoed (nested keys in any case, like services).
+    vpcConfig: VpcConfig | None = None
+    logConfig: LogConfig | None = None
+    nasConfig: NasConfig | None = None
+    mountPoints: list[NasMountPoint] | None = None
     caEnable: bool | None = None
     caFiles: list[dict] | None = None
 
@@ -127,9 +146,23 @@ class FunctionFields(FCModel):
     @field_validator("memorySize")
     @classmethod
     def _memory(cls, v):
-        if v is not None and (v < 128 or v > 32768 or v % 64):
-            raise ValueError(f"MemorySize is set to an invalid value (allowed: multiples of 64 from 128 to 32768, "
-                             f"actual: {v})")
+        if v is not None and (v < 128 or v > MAX_MEMORY or v % 64):
+            raise ValueError(memory_message(v, MAX_MEMORY))
+        return v
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, v):
+        if v is not None and not 0.05 <= v <= 16:
+            raise ValueError(f"cpu is set to an invalid value (allowed: 0.05 to 16, actual: {v})")
+        return v
+
+    @field_validator("layers")
+    @classmethod
+    def _layers(cls, v):
+        if v is not None and len(v) > MAX_LAYERS:
+            raise ValueError(f"layers is set to an invalid value: a function can use at most {MAX_LAYERS} "
+                             f"layers, actual: {len(v)}")
         return v
 
     @field_validator("instanceType")
@@ -163,13 +196,6 @@ class FunctionFields(FCModel):
             raise ValueError(f"environment variables are too large (max: 4096 bytes, actual: {size})")
         return v
 
-    @model_validator(mode="after")
-    def _soft_concurrency(self):
-        if (self.instanceSoftConcurrency is not None and self.instanceConcurrency is not None
-                and self.instanceSoftConcurrency > self.instanceConcurrency):
-            raise ValueError("instanceSoftConcurrency must not be greater than instanceConcurrency")
-        return self
-
 
 class FunctionCreate(FunctionFields):
     functionName: str | None = None
@@ -202,11 +228,22 @@ FUNCTION_DEFAULTS: dict[str, Any] = {
 
 
 def apply_function_fields(stored: dict, fields: FunctionFields) -> dict:
-    """Partial update: given keys replace stored ones (nested objects whole); `code` is handled apart."""
+    """Partial update: given keys replace stored ones whole (nested objects with their defaults,
+    so `environmentVariables: {}` clears); `code` is handled apart."""
+    given = fields.model_fields_set - {"code"}
     out = dict(stored)
-    for key, value in fields.given().items():
-        if key == "code":
-            continue
-        model = getattr(fields, key)
-        out[key] = model.full() if isinstance(model, FCModel) else value
+    out.update(fields.model_dump(mode="json", by_alias=True, include=given))
+    if out.get("customContainerConfig"):
+        out["customContainerConfig"] = {**out["customContainerConfig"], "accelerationInfo": {"status": "Ready"}}
     return out
+
+
+def check_function(data: dict) -> None:
+    """Rules over the merged function (create, or stored + update): FC's full messages."""
+    memory, itype = data.get("memorySize"), data.get("instanceType")
+    if itype == "e1" and data.get("cpu") is None and memory and memory > MAX_E1_MEMORY:
+        raise invalid_argument(memory_message(memory, MAX_E1_MEMORY) + " for instanceType e1")
+    soft, hard = data.get("instanceSoftConcurrency"), data.get("instanceConcurrency")
+    if soft is not None and hard is not None and soft > hard:
+        raise invalid_argument(f"instanceSoftConcurrency ({soft}) must not be greater than "
+                               f"instanceConcurrency ({hard})")

@@ -12,6 +12,7 @@ import stat
 import tempfile
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import fastcrc
@@ -23,6 +24,18 @@ from emulator.config import Settings
 def crc64(data: bytes) -> str:
     """CRC-64/XZ (ECMA-182, reflected) as an unsigned decimal string, like OSS's x-oss-hash-crc64ecma."""
     return str(fastcrc.crc64.xz(data))
+
+
+@dataclass(frozen=True)
+class Package:
+    """A checked zip, not yet on disk: callers write it (CodeStore.put) only once every other
+    rule of the request has passed, so a refused request leaves nothing behind."""
+    data: bytes
+    checksum: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
 
 
 def _unsafe_member(name: str) -> bool:
@@ -69,9 +82,11 @@ class CodeStore:
         return data
 
     def read_oss(self, bucket: str, obj: str) -> bytes:
-        base = (self.settings.oss_dir / bucket).resolve()
+        """OSS stands in as <oss_dir>/<bucket>/<object>; nothing outside the bucket folder is readable."""
+        root = self.settings.oss_dir.resolve()
+        base = (root / bucket).resolve()
         path = (base / obj).resolve()
-        if base not in path.parents or not path.is_file():
+        if base.parent != root or base not in path.parents or not path.is_file():
             raise errors.oss_object_not_found(bucket, obj)
         size = path.stat().st_size
         if size > self.settings.max_code_size:
@@ -106,9 +121,9 @@ class CodeStore:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
             raise errors.invalid_argument(f"code package is not a valid zip file: {exc}") from None
 
-    def put(self, data: bytes) -> tuple[str, int]:
+    def put(self, data: bytes, checksum: str | None = None) -> tuple[str, int]:
         """Store the zip (once per checksum); returns (codeChecksum, codeSize)."""
-        checksum = crc64(data)
+        checksum = checksum or crc64(data)
         path = self.path(checksum)
         if not path.exists():
             fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".part")
@@ -117,7 +132,8 @@ class CodeStore:
             os.replace(tmp, path)
         return checksum, len(data)
 
-    def store_request_code(self, code: dict, header_checksum: str | None = None) -> tuple[str, int]:
+    def prepare(self, code: dict, header_checksum: str | None = None) -> "Package":
+        """Everything but the write: fetch, check and checksum the package (no lock held)."""
         data = self.zip_from_request(code)
         self.check_zip(data)
         checksum = crc64(data)
@@ -125,7 +141,11 @@ class CodeStore:
             raise errors.invalid_argument(
                 f"the code checksum in X-Fc-Code-Checksum ({header_checksum.strip()}) does not match "
                 f"the package's CRC-64 ({checksum})")
-        return self.put(data)
+        return Package(data, checksum)
+
+    def store_request_code(self, code: dict, header_checksum: str | None = None) -> tuple[str, int]:
+        pkg = self.prepare(code, header_checksum)
+        return self.put(pkg.data, pkg.checksum)
 
     def path(self, checksum: str) -> Path:
         return self.root / f"{checksum}.zip"

@@ -36,10 +36,18 @@ def parse_arn(value: str) -> tuple[str, str]:
     raise errors.invalid_argument(f"layer ARN '{value}' is invalid")
 
 
-def resolve(s: Session, account: str, value: str) -> res.ResourceRow:
-    """The stored layer version an ARN names, or InvalidArgument (the function can't be created)."""
+def find(s: Session, account: str, value: str) -> res.ResourceRow | None:
+    """The stored layer version an ARN names exactly (hash or account included), if any."""
     layer, version = parse_arn(value)
     row = res.get(s, account, "layer_version", layer, version)
+    if row is None or value not in (row.body.get("arn"), row.body.get("arnV2")):
+        return None
+    return row
+
+
+def resolve(s: Session, account: str, value: str) -> res.ResourceRow:
+    """The stored layer version an ARN names, or InvalidArgument (the function can't be created)."""
+    row = find(s, account, value)
     if row is None:
         raise errors.invalid_argument(f"layer '{value}' does not exist")
     return row
