@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Iterable
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 from fastapi import Request
 
@@ -107,6 +107,7 @@ def acs_v2_signature(secret: str, method: str, path: str, query: list[tuple[str,
 # ---- verification ----------------------------------------------------------------------
 
 def _check_date(headers: dict[str, str], strict: bool) -> None:
+    """Strict mode only: the request time must be within 15 minutes of ours (§1.1)."""
     if not strict:
         return
     raw = headers.get("date") or headers.get("x-fc-date")
@@ -114,11 +115,12 @@ def _check_date(headers: dict[str, str], strict: bool) -> None:
     if raw:
         try:
             when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError):
             when = None
-    elif headers.get("x-acs-date"):
+    elif headers.get("x-acs-date"):  # ACS3 signs x-acs-date (ISO 8601) and sends no Date
+        raw = headers["x-acs-date"]
         try:
-            when = datetime.strptime(headers["x-acs-date"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            when = datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
         except ValueError:
             when = None
     else:
@@ -134,15 +136,51 @@ def _check_date(headers: dict[str, str], strict: bool) -> None:
 
 
 def _secret_for(settings: Settings, key_id: str) -> str | None:
+    """The configured secret; None = unknown key, which only default mode lets through."""
     secret = settings.access_keys.get(key_id)
     if secret is None and settings.strict_auth:
         raise invalid_access_key(key_id)
     return secret
 
 
-def _mismatch(got: str, want: str) -> None:
-    if not hmac.compare_digest(got.strip(), want):
+def _matches(got: str, *wanted: str) -> None:
+    got = got.strip()
+    if not any(hmac.compare_digest(got, w) for w in wanted):
         raise signature_not_match()
+
+
+def _path(request: Request) -> str:
+    """The URL-decoded path as the SDKs sign it (scope path: a decoded `?` stays in the path)."""
+    return request.scope.get("root_path", "") + request.scope.get("path", "")
+
+
+def _raw_path(request: Request) -> str:
+    """The path exactly as sent (ACS3 and ROA v2 sign the percent-encoded form)."""
+    raw = request.scope.get("raw_path")
+    if not raw:
+        return quote(_path(request), safe="/~")
+    return raw.decode("latin-1").split("?", 1)[0]
+
+
+def _raw_query(request: Request) -> str:
+    return request.scope.get("query_string", b"").decode("latin-1")
+
+
+def _fc_resources(request: Request, path: str, query: list[tuple[str, str]], sign_query: bool) -> list[str]:
+    """Candidate CanonicalizedResource values for the FC scheme.
+
+    Management APIs sign the path only. HTTP-trigger paths add the sorted query (§1.1); the 2021
+    SDK's invoke_httptrigger appends the query in received order instead (§1.3), accepted too.
+    """
+    if not sign_query:
+        return [path]
+    resources = [proxy_resource(path, query)]
+    raw = _raw_query(request)
+    if raw:
+        received = path + "\n" + "\n".join(unquote(raw).split("&"))
+        if received not in resources:
+            resources.append(received)
+    return resources
 
 
 async def verify(request: Request, settings: Settings, sign_query: bool = False) -> str | None:
@@ -152,25 +190,13 @@ async def verify(request: Request, settings: Settings, sign_query: bool = False)
     """
     headers = {k.lower(): v for k, v in request.headers.items()}
     query = decoded_query(request)
-    path = request.url.path
+    path = _path(request)
     query_keys = {k for k, _ in query}
 
     if "x-fc-signature" in query_keys and "authorization" not in headers:
-        q = dict(query)
-        key_id = q.get("x-fc-access-key-id", "")
-        expires = q.get("x-fc-expires", "")
-        if not expires.isdigit() or int(expires) < time.time():
-            raise access_denied("the signed URL has expired")
-        secret = _secret_for(settings, key_id)
-        if secret is None:
-            return key_id
-        rest = [(k, v) for k, v in query if k != "x-fc-signature"]
-        want = fc_sign(secret, fc_string_to_sign(request.method, headers, canonical_fc_headers(headers.items()),
-                                                 proxy_resource(path, rest), date=expires))
-        _mismatch(q["x-fc-signature"], want)
-        return key_id
+        return _verify_signed_url(request, settings, headers, query, path)
 
-    auth = headers.get("authorization", "")
+    auth = headers.get("authorization", "").strip()
     if not auth:
         if settings.strict_auth:
             raise access_denied("the request is not signed: the Authorization header is missing")
@@ -184,10 +210,10 @@ async def verify(request: Request, settings: Settings, sign_query: bool = False)
         if secret is None:
             return key_id
         _check_date(headers, settings.strict_auth)
-        resource = proxy_resource(path, query) if sign_query else path
-        want = fc_sign(secret, fc_string_to_sign(request.method, headers, canonical_fc_headers(headers.items()),
-                                                 resource))
-        _mismatch(sig, want)
+        fc_headers = canonical_fc_headers(headers.items())
+        wanted = [fc_sign(secret, fc_string_to_sign(request.method, headers, fc_headers, resource))
+                  for resource in _fc_resources(request, path, query, sign_query)]
+        _matches(sig, *wanted)
         return key_id
 
     if scheme_l == "acs3-hmac-sha256":
@@ -201,10 +227,9 @@ async def verify(request: Request, settings: Settings, sign_query: bool = False)
         payload = hashlib.sha256(body).hexdigest()
         if headers.get("x-acs-content-sha256", payload) != payload:
             raise signature_not_match()
-        raw_path = request.scope.get("raw_path", path.encode()).decode("latin-1").split("?", 1)[0]
         signed = [h for h in parts.get("SignedHeaders", "").split(";") if h]
-        want = acs3_signature(secret, request.method, raw_path, query, headers, signed, payload)
-        _mismatch(parts.get("Signature", ""), want)
+        want = acs3_signature(secret, request.method, _raw_path(request), query, headers, signed, payload)
+        _matches(parts.get("Signature", ""), want)
         return key_id
 
     if scheme_l == "acs":
@@ -213,13 +238,34 @@ async def verify(request: Request, settings: Settings, sign_query: bool = False)
         if secret is None:
             return key_id
         _check_date(headers, settings.strict_auth)
-        want = acs_v2_signature(secret, request.method, path, query, headers)
-        _mismatch(sig, want)
+        want = acs_v2_signature(secret, request.method, _raw_path(request), query, headers)
+        _matches(sig, want)
         return key_id
 
     if settings.strict_auth:
         raise signature_not_match()
     return None
+
+
+def _verify_signed_url(request: Request, settings: Settings, headers: dict[str, str],
+                       query: list[tuple[str, str]], path: str) -> str | None:
+    """Query authentication (§1.2): the Date slot is x-fc-expires; every pair but the signature is signed."""
+    q = dict(query)
+    key_id = q.get("x-fc-access-key-id", "")
+    expires = q.get("x-fc-expires", "")
+    if not expires.isdigit():
+        raise access_denied(f"x-fc-expires '{expires}' is not a Unix time in seconds")
+    if int(expires) < time.time():
+        raise access_denied(f"the signed URL expired at {expires}")
+    secret = _secret_for(settings, key_id)
+    if secret is None:
+        return key_id
+    rest = [(k, v) for k, v in query if k != "x-fc-signature"]
+    want = fc_sign(secret, fc_string_to_sign(request.method, headers, canonical_fc_headers(headers.items()),
+                                             proxy_resource(path, rest), date=expires))
+    # Base64 never holds a space: an unescaped `+` decoded as one is still the same signature.
+    _matches(q["x-fc-signature"].replace(" ", "+"), want)
+    return key_id
 
 
 def account_of(request: Request, settings: Settings) -> str:
