@@ -113,3 +113,20 @@ def precondition_failed() -> FCError:
 # 500
 def internal_error() -> FCError:
     return FCError(500, "InternalServerError", "an internal error has occurred. Please retry.")
+
+
+# versions and aliases (fc-api.md §2.6)
+def additional_version_contains_major(weights: str, version: str) -> FCError:
+    """`weights` is the map as Go's %+v prints it, e.g. map[1:0.5]."""
+    return FCError(400, "AdditionalVersionContainsMajorVersion",
+                   f"additionalVersionWeight {weights} should not contain major version {version}")
+
+
+# stateful async invocations (fc-api.md §2.10)
+def stateful_invocation_not_found(invocation_id: str) -> FCError:
+    return FCError(404, "StatefulAsyncInvocationNotFound",
+                   f"stateful async invocation '{invocation_id}' does not exist")
+
+
+def async_invocation_stopped(invocation_id: str) -> FCError:
+    return FCError(412, "AsyncInvocationStopped", f"stateful async invocation '{invocation_id}' is already stopped")

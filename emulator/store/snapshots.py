@@ -79,3 +79,42 @@ def resolve(s: Session, account: str, service: str, qualifier: str | None) -> Sn
     frozen = version.body["_frozen"]
     return Snapshot(account, service, q, version_id, dict(frozen["service"]["body"]),
                     frozen["service"]["etag"], alias=alias, _frozen_functions=frozen["functions"])
+
+
+def _config(frozen: dict) -> dict:
+    """A frozen snapshot without modification times, for "did anything change?" checks."""
+    def strip(body: dict) -> dict:
+        return {k: v for k, v in body.items() if k != "lastModifiedTime"}
+    return {"service": strip(frozen["service"]["body"]),
+            "functions": {n: strip(f["body"]) for n, f in frozen["functions"].items()}}
+
+
+def same_config(a: dict, b: dict) -> bool:
+    """True when two `freeze` results hold the same service and function configuration and code."""
+    return _config(a) == _config(b)
+
+
+def pick_version(alias: dict, rnd: float) -> str:
+    """The version an invocation through `alias` runs: each additionalVersionWeight entry takes its
+    share of the draw `rnd` (uniform in [0, 1)), the alias's own versionId takes the rest."""
+    edge = 0.0
+    weights = alias.get("additionalVersionWeight") or {}
+    for version, weight in sorted(weights.items(), key=lambda kv: (len(kv[0]), kv[0])):  # numeric order
+        edge += weight
+        if rnd < edge:
+            return str(version)
+    return str(alias["versionId"])
+
+
+def resolve_for_invoke(s: Session, account: str, service: str, qualifier: str | None, rnd: float) -> Snapshot:
+    """Like `resolve`, but an alias with weights is resolved to the version drawn by `pick_version`
+    (the alias object stays on the Snapshot)."""
+    snap = resolve(s, account, service, qualifier)
+    if snap.alias is None:
+        return snap
+    version_id = pick_version(snap.alias, rnd)
+    if version_id == snap.version_id:
+        return snap
+    picked = resolve(s, account, service, version_id)
+    picked.qualifier, picked.alias = snap.qualifier, snap.alias
+    return picked
