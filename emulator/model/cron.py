@@ -1,0 +1,162 @@
+"""FC's timer-trigger schedule dialect (fc-api.md §2.5).
+
+Forms accepted in `cronExpression`:
+- six fields with seconds, `sec min hour dom mon dow` (UTC): `0 0 9 * * ?`, `*/1 * * * * *`,
+  with `*`, `?` (day fields only), lists, ranges, steps and names (JAN-DEC, SUN-SAT);
+- `@every <duration>` in Go's duration syntax with h/m/s units: `@every 1m`, `@every 1h30m`, `@every 90s`;
+- either, prefixed with FC's documented time-zone option `CRON_TZ=<IANA zone> ` (e.g.
+  `CRON_TZ=Asia/Shanghai 0 0 4 1 * *`); without it FC evaluates cron fields in UTC.
+
+`validate` raises ValueError carrying FC's InvalidArgument message; `next_fire`/`next_fires` give the
+fire times the timer scheduler needs. croniter does the calendar arithmetic (DST included).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from croniter.croniter import CroniterBadDateError, CroniterError
+
+UTC = timezone.utc
+
+# (name, low, high, names) in FC's field order: sec min hour dom mon dow
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+_FIELDS = [
+    ("seconds", 0, 59, None),
+    ("minutes", 0, 59, None),
+    ("hours", 0, 23, None),
+    ("day-of-month", 1, 31, None),
+    ("month", 1, 12, {n: i + 1 for i, n in enumerate(_MONTHS)}),
+    ("day-of-week", 0, 6, {n: i for i, n in enumerate(_DAYS)}),
+]
+_EVERY = re.compile(r"^@every\s+(\S+)$", re.IGNORECASE)
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?$")
+_TZ = re.compile(r"^CRON_TZ=(\S+)\s+(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed `cronExpression`: either a cron spec (croniter's field order) or a fixed interval."""
+    expression: str
+    tz: tzinfo | None  # from CRON_TZ=; None = the caller's default (UTC)
+    cron: str | None = None  # "min hour dom mon dow sec" for croniter
+    every: timedelta | None = None
+
+
+def _invalid(expr: str, reason: str) -> ValueError:
+    return ValueError(f"cronExpression '{expr}' is invalid: {reason}")
+
+
+def _value(token: str, low: int, high: int, names: dict | None, field: str, expr: str) -> int:
+    if names and token.upper() in names:
+        return names[token.upper()]
+    if not token.isdigit():
+        raise _invalid(expr, f"'{token}' is not a valid value for {field}")
+    v = int(token)
+    if not low <= v <= high:
+        raise _invalid(expr, f"{field} value {v} is out of range ({low}-{high})")
+    return v
+
+
+def _check_field(text: str, index: int, expr: str) -> str:
+    field, low, high, names = _FIELDS[index]
+    if text == "?":
+        if field not in ("day-of-month", "day-of-week"):
+            raise _invalid(expr, f"'?' is only allowed in day-of-month and day-of-week, not in {field}")
+        return "*"
+    for part in text.split(","):
+        base, slash, step = part.partition("/")
+        if slash and (not step.isdigit() or int(step) == 0):
+            raise _invalid(expr, f"'{part}' has an invalid step in {field}")
+        if base == "*":
+            continue
+        lo_text, dash, hi_text = base.partition("-")
+        lo = _value(lo_text, low, high, names, field, expr)
+        if dash:
+            hi = _value(hi_text, low, high, names, field, expr)
+            if hi < lo:
+                raise _invalid(expr, f"'{base}' is an empty range in {field}")
+    return text
+
+
+def _parse_every(text: str, expr: str) -> timedelta:
+    m = _DURATION.match(text)
+    if not text or not m or not any(m.groups()):
+        raise _invalid(expr, f"'{text}' is not a duration (examples: 1m, 1h30m, 90s)")
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    delta = timedelta(hours=h, minutes=mi, seconds=s)
+    if delta < timedelta(seconds=1):
+        raise _invalid(expr, "the interval of @every must be at least 1s")
+    return timedelta(seconds=int(delta.total_seconds()))  # whole seconds, like Go's cron
+
+
+def parse(expr: str) -> Schedule:
+    """Parse FC's `cronExpression`; ValueError (FC's message) when it is not valid."""
+    if not isinstance(expr, str) or not expr.strip():
+        raise ValueError("cronExpression is required")
+    text = expr.strip()
+    zone = None
+    m = _TZ.match(text)
+    if m:
+        try:
+            zone = ZoneInfo(m.group(1))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _invalid(expr, f"unknown time zone '{m.group(1)}'") from None
+        text = m.group(2).strip()
+    every = _EVERY.match(text)
+    if every:
+        return Schedule(expr, zone, every=_parse_every(every.group(1), expr))
+    if text.startswith("@"):
+        raise _invalid(expr, "the only descriptor supported is '@every <duration>'")
+    fields = text.split()
+    if len(fields) != 6:
+        raise _invalid(expr, f"expected 6 fields (seconds minutes hours day-of-month month day-of-week), "
+                             f"got {len(fields)}")
+    checked = [_check_field(f, i, expr) for i, f in enumerate(fields)]
+    spec = " ".join(checked[1:] + checked[:1])  # croniter puts seconds last
+    if not croniter.is_valid(spec):
+        raise _invalid(expr, "the fields do not form a valid schedule")
+    return Schedule(expr, zone, cron=spec)
+
+
+def validate(expr: str) -> str:
+    """The expression unchanged when FC would accept it; ValueError(FC's message) otherwise."""
+    parse(expr)
+    return expr
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def next_fires(expr: str | Schedule, after: datetime, count: int, tz: tzinfo | None = None) -> list[datetime]:
+    """The next `count` fire times strictly after `after`, as aware UTC datetimes.
+
+    Cron fields are read in the expression's CRON_TZ zone, else in `tz`, else UTC (FC's default).
+    A naive `after` is taken as UTC. `@every` fires at `after` (whole second) + interval, so the
+    scheduler passes the previous fire time. A schedule that can never fire (`0 0 0 31 2 *`) gives [].
+    """
+    sched = expr if isinstance(expr, Schedule) else parse(expr)
+    start = _aware(after)
+    if sched.every is not None:
+        base = start.replace(microsecond=0)
+        return [(base + sched.every * (i + 1)).astimezone(UTC) for i in range(count)]
+    zone = sched.tz or tz or UTC
+    it = croniter(sched.cron, start.astimezone(zone))
+    out: list[datetime] = []
+    try:
+        for _ in range(count):
+            out.append(it.get_next(datetime).astimezone(UTC))
+    except (CroniterBadDateError, CroniterError):
+        pass  # no further matching date (e.g. February 31st)
+    return out
+
+
+def next_fire(expr: str | Schedule, after: datetime, tz: tzinfo | None = None) -> datetime | None:
+    """The next fire time strictly after `after` (aware, UTC), or None if there is none."""
+    fires = next_fires(expr, after, 1, tz)
+    return fires[0] if fires else None
