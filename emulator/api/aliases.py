@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from emulator import errors
 from emulator.api.context import Ctx, fc_ctx
 from emulator.api.wire import check_if_match, fc_json, json_body, no_content, page_params, paged
-from emulator.model.alias import ALIAS_DEFAULTS, AliasCreate, AliasFields, apply_alias_fields, go_weights
+from emulator.model.alias import ALIAS_DEFAULTS, AliasCreate, AliasFields, go_weights
 from emulator.model.names import check_name
 from emulator.store import resources as res
 
@@ -39,7 +39,7 @@ def _check_versions(s: Session, ctx: Ctx, svc: str, data: dict) -> None:
 def create_alias(service: str, ctx: Ctx = Depends(fc_ctx), body: dict = Depends(json_body)):
     req = AliasCreate.parse(body)
     name = check_name("alias", req.aliasName)
-    data = apply_alias_fields({"aliasName": name, "versionId": None, **ALIAS_DEFAULTS}, req)
+    data = req.merged_into({"aliasName": name, "versionId": None, **ALIAS_DEFAULTS})
     data.pop("aliasName", None)
     data = {"aliasName": name, **data}
     with ctx.db.write() as s:
@@ -74,7 +74,7 @@ def update_alias(service: str, alias: str, ctx: Ctx = Depends(fc_ctx), body: dic
         _require_service(s, ctx, service)
         row = _require_alias(s, ctx, service, alias)
         check_if_match(ctx.request, row.etag)
-        data = apply_alias_fields(row.body, req)
+        data = req.merged_into(row.body)
         _check_versions(s, ctx, service, data)
         row = res.update(s, row, data)
         return fc_json(row.out(), row.etag)

@@ -9,7 +9,7 @@ from emulator import errors
 from emulator.api.context import Ctx, fc_ctx
 from emulator.api.wire import check_if_match, fc_json, json_body, no_content, page_params, paged, split_qualifier
 from emulator.model.names import check_name
-from emulator.model.service import SERVICE_DEFAULTS, ServiceCreate, ServiceFields, apply_service_fields
+from emulator.model.service import SERVICE_DEFAULTS, ServiceCreate, ServiceFields
 from emulator.store import resources as res
 from emulator.store import snapshots
 
@@ -24,7 +24,7 @@ def service_conflict(svc: str):
 def create_service(ctx: Ctx = Depends(fc_ctx), body: dict = Depends(json_body)):
     req = ServiceCreate.parse(body)
     name = check_name("service", req.serviceName)
-    data = apply_service_fields({**SERVICE_DEFAULTS, "serviceName": name, "serviceId": str(uuid.uuid4())}, req)
+    data = req.merged_into({**SERVICE_DEFAULTS, "serviceName": name, "serviceId": str(uuid.uuid4())})
     data.pop("serviceName", None)
     data = {"serviceName": name, **data}
     with ctx.db.write() as s:
@@ -67,7 +67,7 @@ def update_service(service: str, ctx: Ctx = Depends(fc_ctx), body: dict = Depend
     with ctx.db.write() as s:
         row = res.require(s, ctx.account, "service", "", service, lambda: errors.service_not_found(service))
         check_if_match(ctx.request, row.etag)
-        row = res.update(s, row, apply_service_fields(row.body, req))
+        row = res.update(s, row, req.merged_into(row.body))
         return fc_json(row.out(), row.etag)
 
 

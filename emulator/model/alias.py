@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from emulator.model.base import FCModel
+from emulator.model.base import Description, FCModel
 
 RESOLVE_POLICIES = ("Random", "Content")
 
@@ -23,17 +23,11 @@ class RoutePolicy(FCModel):
 class AliasFields(FCModel):
     """Body of UpdateAlias (partial), and the rest of CreateAlias."""
     versionId: str | None = None
-    description: str | None = None
+    description: Description = None
     additionalVersionWeight: dict[str, float] | None = None
     resolvePolicy: str | None = None
     routePolicy: RoutePolicy | None = None
 
-    @field_validator("description")
-    @classmethod
-    def _description(cls, v: str | None) -> str | None:
-        if v is not None and len(v) > 256:
-            raise ValueError(f"description is too long (max: 256, actual: {len(v)})")
-        return v
 
     @field_validator("additionalVersionWeight")
     @classmethod
@@ -67,15 +61,6 @@ ALIAS_DEFAULTS = {
     "resolvePolicy": None,
     "routePolicy": None,
 }
-
-
-def apply_alias_fields(stored: dict, fields: AliasFields) -> dict:
-    """A partial update: only given keys change; routePolicy is replaced whole."""
-    out = dict(stored)
-    for key, value in fields.given().items():
-        model = getattr(fields, key)
-        out[key] = model.full() if isinstance(model, FCModel) else value
-    return out
 
 
 def go_float(x: float) -> str:

@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
 from emulator.errors import FCError, invalid_argument
 
@@ -54,6 +54,22 @@ class FCModel(BaseModel):
 
     def full(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+    def merged_into(self, stored: dict, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+        """A partial update: each given field replaces the stored one whole (nested objects with
+        their defaults filled in); fields not given keep their stored values."""
+        given = self.model_fields_set - set(skip)
+        return {**stored, **self.model_dump(mode="json", by_alias=True, include=given)}
+
+
+def _check_description(v: str | None) -> str | None:
+    if v is not None and len(v) > 256:
+        raise ValueError(f"description is too long (max: 256, actual: {len(v)})")
+    return v
+
+
+# FC's description rule (≤256 characters), shared by every resource that has one.
+Description = Annotated[str | None, AfterValidator(_check_description)]
 
 
 _TYPE_WORDS = {

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from emulator.errors import invalid_argument
 from emulator.model import runtimes
-from emulator.model.base import FCModel
+from emulator.model.base import Description, FCModel
 from emulator.model.service import LogConfig, NasConfig, NasMountPoint, VpcConfig
 
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -98,7 +98,7 @@ class InstanceLifecycleConfig(FCModel):
 
 class FunctionFields(FCModel):
     """The body of UpdateFunction; CreateFunction adds the name."""
-    description: str | None = None
+    description: Description = None
     runtime: str | None = None
     handler: str | None = None
     initializer: str | None = None
@@ -129,12 +129,6 @@ class FunctionFields(FCModel):
     caEnable: bool | None = None
     caFiles: list[dict] | None = None
 
-    @field_validator("description")
-    @classmethod
-    def _description(cls, v):
-        if v is not None and len(v) > 256:
-            raise ValueError(f"description is too long (max: 256, actual: {len(v)})")
-        return v
 
     @field_validator("runtime")
     @classmethod
@@ -230,9 +224,7 @@ FUNCTION_DEFAULTS: dict[str, Any] = {
 def apply_function_fields(stored: dict, fields: FunctionFields) -> dict:
     """Partial update: given keys replace stored ones whole (nested objects with their defaults,
     so `environmentVariables: {}` clears); `code` is handled apart."""
-    given = fields.model_fields_set - {"code"}
-    out = dict(stored)
-    out.update(fields.model_dump(mode="json", by_alias=True, include=given))
+    out = fields.merged_into(stored, skip=("code",))
     if out.get("customContainerConfig"):
         out["customContainerConfig"] = {**out["customContainerConfig"], "accelerationInfo": {"status": "Ready"}}
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import field_validator
 
 from emulator.model import runtimes
-from emulator.model.base import FCModel
+from emulator.model.base import Description, FCModel
 from emulator.model.function import Code
 
 ACL_PRIVATE, ACL_PUBLIC = 0, 1
@@ -12,16 +12,10 @@ ACL_PRIVATE, ACL_PUBLIC = 0, 1
 
 class LayerVersionCreate(FCModel):
     """`code` arrives as `Code` from the 2021 SDK: keys are matched case-insensitively."""
-    description: str = ""
+    description: Description = ""
     code: Code | None = None
     compatibleRuntime: list[str] = []
 
-    @field_validator("description")
-    @classmethod
-    def _description(cls, v: str) -> str:
-        if len(v) > 256:
-            raise ValueError(f"description is too long (max: 256, actual: {len(v)})")
-        return v
 
     @field_validator("compatibleRuntime")
     @classmethod

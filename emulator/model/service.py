@@ -1,9 +1,9 @@
 """Services (fc-api.md §2.2)."""
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from emulator.model.base import FCModel
+from emulator.model.base import Description, FCModel
 
 
 class LogConfig(FCModel):
@@ -52,7 +52,7 @@ class OssMountConfig(FCModel):
 
 class ServiceFields(FCModel):
     """Everything but the name: the body of UpdateService, and the rest of CreateService."""
-    description: str | None = None
+    description: Description = None
     role: str | None = None
     logConfig: LogConfig | None = None
     vpcConfig: VpcConfig | None = None
@@ -61,12 +61,6 @@ class ServiceFields(FCModel):
     tracingConfig: TracingConfig | None = None
     ossMountConfig: OssMountConfig | None = None
 
-    @field_validator("description")
-    @classmethod
-    def _description(cls, v: str | None) -> str | None:
-        if v is not None and len(v) > 256:
-            raise ValueError(f"description is too long (max: 256, actual: {len(v)})")
-        return v
 
 
 class ServiceCreate(ServiceFields):
@@ -84,12 +78,3 @@ SERVICE_DEFAULTS = {
     "ossMountConfig": OssMountConfig().full(),
     "useSLRAuthentication": False,
 }
-
-
-def apply_service_fields(stored: dict, fields: ServiceFields) -> dict:
-    """A partial update: only given keys change; nested configs are replaced whole."""
-    out = dict(stored)
-    for key, value in fields.given().items():
-        model = getattr(fields, key)
-        out[key] = model.full() if isinstance(model, FCModel) else value
-    return out

@@ -13,7 +13,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from emulator.errors import invalid_argument
 from emulator.model import cron
-from emulator.model.base import FCModel
+from emulator.model.base import Description, FCModel
 
 # Canonical (lower-case) trigger types; the Go SDK fails to decode any other spelling.
 TRIGGER_TYPES = ("oss", "log", "timer", "http", "tablestore", "cdn_events", "mns_topic", "eventbridge", "rds")
@@ -315,14 +315,8 @@ class TriggerFields(FCModel):
     triggerConfig: Any = None
     invocationRole: str | None = None
     qualifier: str | None = None
-    description: str | None = None
+    description: Description = None
 
-    @field_validator("description")
-    @classmethod
-    def _description(cls, v):
-        if v is not None and len(v) > 256:
-            raise ValueError(f"description is too long (max: 256, actual: {len(v)})")
-        return v
 
     @field_validator("qualifier")
     @classmethod
