@@ -13,6 +13,12 @@ from emulator.api import control
 from emulator.api.routes import mount_fc_api
 from emulator.api.wire import WireMiddleware, error_response
 from emulator.config import Settings
+from emulator.execution.agent import AgentClient
+from emulator.execution.artifacts import Artifacts
+from emulator.execution.pool import Pools
+from emulator.execution.select import make_backend
+from emulator.invocation.sync import Invoker
+from emulator.invocation.targets import Targets
 from emulator.store.code import CodeStore
 from emulator.store.db import Database
 
@@ -23,18 +29,30 @@ def create_app(settings: Settings) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
     db.create_all()
+    code = CodeStore(settings)
+    artifacts = Artifacts(settings.data_dir, code)
+    backend = make_backend(settings, artifacts)
+    orphans = backend.cleanup_orphans()
+    if orphans:
+        log.info("removed %d instance(s) left by an earlier emulator", orphans)
+    pools = Pools(backend, AgentClient(), settings.instance_idle_timeout, settings.max_instances)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         log.info("fc-emulator %s serving %s, data dir %s", __version__, settings.base_url, settings.data_dir)
+        await pools.start()
         yield
+        await pools.close()
         db.close()
 
     app = FastAPI(title="fc-emulator", version=__version__, lifespan=lifespan,
                   description="Alibaba Cloud Function Compute 2.0, offline.")
     app.state.settings = settings
     app.state.db = db
-    app.state.code = CodeStore(settings)
+    app.state.code = code
+    app.state.backend = backend
+    app.state.pools = pools
+    app.state.invoker = Invoker(Targets(db, artifacts, settings), pools)
 
     @app.exception_handler(errors.FCError)
     async def _fc_error(request: Request, exc: errors.FCError):

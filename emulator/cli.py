@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from emulator.config import Settings, default_data_dir, parse_access_keys
+from emulator.config import Settings, default_data_dir, parse_access_keys, parse_pairs
 
 
 def _env(name: str, default=None):
@@ -40,6 +40,19 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-unzipped-size", type=int, default=int(_env("MAX_UNZIPPED_SIZE", str(500 * 1024 * 1024))),
                    help="largest unpacked code size in bytes [FC_EMULATOR_MAX_UNZIPPED_SIZE]")
     p.add_argument("--log-level", default=_env("LOG_LEVEL", "info"), help="[FC_EMULATOR_LOG_LEVEL]")
+    p.add_argument("--executor", choices=["auto", "docker", "process"], default=_env("EXECUTOR", "auto"),
+                   help="where instances run; auto picks Docker when reachable [FC_EMULATOR_EXECUTOR]")
+    p.add_argument("--instance-idle-timeout", type=float, default=float(_env("INSTANCE_IDLE_TIMEOUT", "300")),
+                   help="seconds before an idle instance is reclaimed [FC_EMULATOR_INSTANCE_IDLE_TIMEOUT]")
+    p.add_argument("--max-instances", type=int, default=int(_env("MAX_INSTANCES", "10")),
+                   help="instances per function version without an on-demand config [FC_EMULATOR_MAX_INSTANCES]")
+    p.add_argument("--runtime-image", default=_env("RUNTIME_IMAGE", "fc-emulator/runtime:latest"),
+                   help="Docker image for built-in and custom runtimes [FC_EMULATOR_RUNTIME_IMAGE]")
+    p.add_argument("--runtime-images", action="append", default=[],
+                   help="RUNTIME=IMAGE override, repeatable [FC_EMULATOR_RUNTIME_IMAGES, comma-separated]")
+    p.add_argument("--docker-network", default=_env("DOCKER_NETWORK", ""),
+                   help="reach instances over this Docker network (automatic when the emulator runs in a "
+                        "container) [FC_EMULATOR_DOCKER_NETWORK]")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -59,11 +72,21 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_inline_code_size=args.max_inline_code_size,
         max_unzipped_size=args.max_unzipped_size,
         log_level=args.log_level,
+        executor=args.executor,
+        instance_idle_timeout=args.instance_idle_timeout,
+        max_instances=args.max_instances,
+        runtime_image=args.runtime_image,
+        runtime_images=parse_pairs(([_env("RUNTIME_IMAGES")] if _env("RUNTIME_IMAGES") else []) + args.runtime_images),
+        docker_network=args.docker_network,
     )
 
 
 def serve(settings: Settings) -> None:
+    import logging
+
     import uvicorn
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from emulator.app import create_app
 

@@ -11,6 +11,18 @@ def default_data_dir() -> Path:
     return Path(base) / "fc-emulator"
 
 
+def parse_pairs(items: list[str], sep: str = "=") -> dict[str, str]:
+    """`K=V` items (or comma-separated lists of them) -> {K: V}."""
+    out: dict[str, str] = {}
+    for item in items:
+        for part in filter(None, (p.strip() for p in item.split(","))):
+            key, found, value = part.partition(sep)
+            if not found or not key or not value:
+                raise ValueError(f"expected KEY{sep}VALUE, got {part!r}")
+            out[key] = value
+    return out
+
+
 def parse_access_keys(items: list[str]) -> dict[str, str]:
     """`ID:SECRET` items (or comma-separated lists of them) -> {id: secret}."""
     keys: dict[str, str] = {}
@@ -43,6 +55,13 @@ class Settings:
     max_inline_code_size: int = 50 * 1024 * 1024  # decoded code.zipFile bytes
     max_unzipped_size: int = 500 * 1024 * 1024
     log_level: str = "info"
+    # execution
+    executor: str = "auto"  # auto | docker | process
+    instance_idle_timeout: float = 300.0  # seconds an idle instance is kept warm
+    max_instances: int = 10  # per function version, unless its on-demand config says otherwise
+    runtime_image: str = "fc-emulator/runtime:latest"  # the image for every built-in and custom runtime
+    runtime_images: dict[str, str] = field(default_factory=dict)  # per-runtime overrides
+    docker_network: str = ""  # reach instances over this network instead of 127.0.0.1 (auto in a container)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

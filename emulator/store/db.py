@@ -48,6 +48,8 @@ class Database:
             self.engine = create_engine(url, pool_pre_ping=True)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(fc_write=True), expire_on_commit=False)
+        # Bumped after every committed write in this process: caches of stored state compare it.
+        self.generation = 0
 
     def create_all(self) -> None:
         # Import every table module so its classes are registered on Base.metadata.
@@ -64,6 +66,7 @@ class Database:
     def write(self) -> Iterator[Session]:
         with self._write() as session, session.begin():
             yield session
+        self.generation += 1
 
     def close(self) -> None:
         self.engine.dispose()

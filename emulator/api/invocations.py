@@ -1,0 +1,58 @@
+"""InvokeFunction (fc-api.md §2.4): POST /services/{svc}[.{q}]/functions/{fn}/invocations."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from emulator import errors
+from emulator.api.auth import Caller, authenticate
+from emulator.api.wire import split_qualifier
+from emulator.invocation.sync import Invocation, Outcome
+
+router = APIRouter(tags=["invocations"])
+
+SYNC_PAYLOAD_LIMIT = 32 * 1024 * 1024
+EXPOSE_HEADERS = ("Date,x-fc-request-id,x-fc-error-type,x-fc-code-checksum,x-fc-invocation-duration,"
+                  "x-fc-max-memory-usage,x-fc-log-result,x-fc-invocation-code-version,x-fc-instance-id")
+
+
+def outcome_headers(out: Outcome) -> dict[str, str]:
+    headers = {
+        "X-Fc-Code-Checksum": out.code_checksum,
+        "X-Fc-Invocation-Duration": str(max(1, round(out.duration_ms))),
+        "X-Fc-Max-Memory-Usage": f"{out.memory_mb:.2f}",
+        "X-Fc-Invocation-Service-Version": out.version_id,
+        "X-Fc-Instance-Id": out.instance_id,
+        "Access-Control-Expose-Headers": EXPOSE_HEADERS,
+    }
+    if out.error_type:
+        headers["X-Fc-Error-Type"] = out.error_type
+    return headers
+
+
+@router.post("/services/{service}/functions/{function}/invocations")
+async def invoke_function(service: str, function: str, request: Request, caller: Caller = Depends(authenticate)):
+    svc, qualifier = split_qualifier(request, service)
+    invocation_type = request.headers.get("x-fc-invocation-type") or "Sync"
+    log_type = request.headers.get("x-fc-log-type") or "None"
+    if invocation_type not in ("Sync", "Async"):
+        raise errors.invalid_argument(
+            f"InvocationType is set to an invalid value (allowed: Sync | Async, actual: '{invocation_type}')")
+    if invocation_type == "Async":
+        raise errors.invalid_argument("asynchronous invocation is not available in this version of the emulator")
+    if log_type not in ("Tail", "None"):
+        raise errors.invalid_argument(f"LogType is set to an invalid value (allowed: Tail | None, actual: '{log_type}')")
+    payload = await request.body()
+    if len(payload) > SYNC_PAYLOAD_LIMIT:
+        raise errors.entity_too_large(SYNC_PAYLOAD_LIMIT)
+    inv = Invocation(account=caller.account_id, service=svc, qualifier=qualifier, function=function, payload=payload,
+                     request_id=request.state.request_id, want_log=log_type == "Tail",
+                     extra_headers={k: v for k, v in request.headers.items() if k.startswith("x-fc-tracing-")})
+    invoker = request.app.state.invoker
+    out = await invoker.invoke(inv)
+    headers = outcome_headers(out)
+    if inv.want_log:
+        await invoker.collect_log(inv, out)
+        headers["X-Fc-Log-Result"] = out.log_tail_b64()
+    media = "application/json" if out.error_type else "application/octet-stream"
+    return Response(content=out.body, status_code=200, headers=headers, media_type=media)

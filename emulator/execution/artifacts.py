@@ -1,0 +1,60 @@
+"""What instances mount: the unpacked code, the merged layers (/opt) and the runtime agents,
+all kept under the data dir so that Docker can bind-mount them (also from a sibling container)."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+
+from emulator.store.code import CodeStore
+
+RUNTIMES_SRC = Path(__file__).resolve().parents[2] / "runtimes"
+
+
+class Artifacts:
+    def __init__(self, data_dir: Path, code: CodeStore):
+        self.data_dir = data_dir
+        self.code = code
+        self.runtimes_dir = self._install_runtimes()
+
+    def _install_runtimes(self) -> Path:
+        """A copy of runtimes/ under the data dir, one per content hash (instances mount it)."""
+        digest = hashlib.sha256()
+        files = sorted(p for p in RUNTIMES_SRC.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        for p in files:
+            digest.update(str(p.relative_to(RUNTIMES_SRC)).encode())
+            digest.update(p.read_bytes())
+        target = self.data_dir / "runtimes" / digest.hexdigest()[:16]
+        if not target.exists():
+            tmp = Path(tempfile.mkdtemp(dir=self.data_dir, prefix=".runtimes-"))
+            for p in files:
+                dest = tmp / p.relative_to(RUNTIMES_SRC)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(p, dest)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                tmp.rename(target)
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    def code_dir(self, checksum: str) -> Path:
+        return self.code.extract(checksum)
+
+    def opt_dir(self, layer_checksums: list[str]) -> Path | None:
+        """Layers merged into one folder; on a name clash the layer listed first wins (runtimes.md §1)."""
+        if not layer_checksums:
+            return None
+        target = self.data_dir / "opt" / hashlib.sha256("#".join(layer_checksums).encode()).hexdigest()[:16]
+        if target.exists():
+            return target
+        tmp = Path(tempfile.mkdtemp(dir=self.data_dir, prefix=".opt-"))
+        for checksum in reversed(layer_checksums):
+            shutil.copytree(self.code.extract(checksum), tmp, symlinks=True, dirs_exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            tmp.rename(target)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target

@@ -1,0 +1,74 @@
+"""The Backend interface."""
+from __future__ import annotations
+
+import socket
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from emulator import errors
+from emulator.execution.logs import InstanceLog
+from emulator.execution.spec import InstanceSpec
+
+
+@dataclass
+class Started:
+    """A started instance server: where to reach it, and how to stop it."""
+    instance_id: str
+    host: str
+    port: int
+    log: InstanceLog
+    handle: object = None  # the backend's own (Popen, Container)
+    extra: dict = field(default_factory=dict)
+
+
+class StartFailed(Exception):
+    """The instance could not be started; the message is shown to the caller."""
+
+
+class Backend(ABC):
+    name: str = "?"
+
+    @abstractmethod
+    def start(self, spec: InstanceSpec, instance_id: str, log: InstanceLog) -> Started:
+        """Start the server (blocking: called from a worker thread)."""
+
+    @abstractmethod
+    def alive(self, started: Started) -> bool:
+        ...
+
+    @abstractmethod
+    def listening(self, started: Started) -> bool:
+        """Is the server accepting connections on its port yet (runtimes.md §2.1: a TCP check)?"""
+
+    @abstractmethod
+    def stop(self, started: Started) -> None:
+        """Stop and remove the instance (blocking)."""
+
+    def max_memory_mb(self, started: Started) -> float | None:
+        return None
+
+    def run_to_exit(self, spec: InstanceSpec, instance_id: str, event: bytes, log: InstanceLog,
+                    timeout: float) -> int:
+        """custom-container with webServerMode false: one container run per event; its exit code."""
+        raise errors.invalid_argument("custom-container functions need the Docker backend "
+                                      "(fc-emulator serve --executor docker)")
+
+    def cleanup_orphans(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+def tcp_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,271 @@
+"""The Docker backend: one container per instance, through the docker SDK.
+
+Code is bind-mounted read-only at /code, the agents at /var/fc/runtime, merged layers at /opt, and
+/tmp is a tmpfs. Memory is limited to memorySize. Ports are published on 127.0.0.1 only; when the
+emulator itself runs in a container (docker compose), instances are its siblings: paths are
+translated to the host's and instances are reached over the emulator's own Docker network.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import threading
+from pathlib import Path
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+from emulator.config import Settings
+from emulator.execution.artifacts import Artifacts
+from emulator.execution.backends.base import Backend, Started, StartFailed, free_port, tcp_open
+from emulator.execution.environment import instance_env
+from emulator.execution.logs import InstanceLog
+from emulator.execution.spec import InstanceSpec, container_command
+
+log = logging.getLogger("fc_emulator.docker")
+
+AGENT_PORT = 9000
+LABEL = "fc-emulator"
+TMP_SIZE = "512m"  # FC's default disk (runtimes.md §1)
+
+
+class DockerUnavailable(Exception):
+    pass
+
+
+def build_hint(image: str) -> str:
+    return (f"the Docker image '{image}' is not present. Build the runtime image with "
+            f"`fc-emulator images build` (offline: `fc-emulator images build --offline`), or map another image "
+            f"with --runtime-image / --runtime-images RUNTIME=IMAGE")
+
+
+class DockerBackend(Backend):
+    name = "docker"
+
+    def __init__(self, settings: Settings, artifacts: Artifacts):
+        try:
+            self.client = docker.from_env(timeout=120, max_pool_size=32)  # instances start in parallel
+            self.client.ping()
+        except DockerException as exc:
+            raise DockerUnavailable(str(exc)) from None
+        self.settings = settings
+        self.artifacts = artifacts
+        self.owner = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:16]
+        self._mounts: list[tuple[str, str]] = []  # (path in this container, path on the host)
+        self.network = settings.docker_network
+        self._inspect_self()
+        self._images_seen: set[str] = set()
+
+    def _inspect_self(self) -> None:
+        """When we run in a container, learn our mounts and network (docker compose)."""
+        if not Path("/.dockerenv").exists():
+            return
+        try:
+            me = self.client.containers.get(socket.gethostname())
+        except (NotFound, APIError):
+            return
+        for m in me.attrs.get("Mounts", []):
+            self._mounts.append((m["Destination"].rstrip("/"), m["Source"].rstrip("/")))
+        self._mounts.sort(key=lambda m: len(m[0]), reverse=True)
+        if not self.network:
+            networks = list(me.attrs.get("NetworkSettings", {}).get("Networks", {}))
+            self.network = next((n for n in networks if n not in ("bridge", "host", "none")), networks[0] if networks else "")
+        log.info("running in container %s: host mounts %s, network %r", me.short_id, self._mounts, self.network)
+
+    def host_path(self, path: Path) -> str:
+        p = str(path.resolve())
+        for inside, host in self._mounts:
+            if p == inside or p.startswith(inside + "/"):
+                return host + p[len(inside):]
+        return p
+
+    def image_for(self, spec: InstanceSpec) -> str:
+        if spec.kind == "container":
+            return spec.container.get("image", "")
+        return self.settings.runtime_images.get(spec.runtime, self.settings.runtime_image)
+
+    def _check_image(self, image: str) -> None:
+        if image in self._images_seen:
+            return
+        try:
+            self.client.images.get(image)
+        except ImageNotFound:
+            raise StartFailed(build_hint(image)) from None
+        self._images_seen.add(image)
+
+    def _labels(self, instance_id: str, spec: InstanceSpec) -> dict[str, str]:
+        return {LABEL: "1", f"{LABEL}.owner": self.owner, f"{LABEL}.instance": instance_id,
+                f"{LABEL}.function": f"{spec.service}/{spec.function}", f"{LABEL}.version": spec.version_id}
+
+    def _container_args(self, spec: InstanceSpec, instance_id: str) -> dict:
+        port = spec.ca_port if spec.kind in ("custom", "container") else AGENT_PORT
+        mem = f"{spec.memory_mb}m"
+        volumes = {}
+        if spec.kind != "container":
+            volumes[self.host_path(spec.code_dir)] = {"bind": "/code", "mode": "ro"}
+            volumes[self.host_path(self.artifacts.runtimes_dir)] = {"bind": "/var/fc/runtime", "mode": "ro"}
+            if spec.opt_dir:
+                volumes[self.host_path(spec.opt_dir)] = {"bind": "/opt", "mode": "ro"}
+        args = dict(
+            image=self.image_for(spec), name=f"fc-{instance_id}", detach=True, labels=self._labels(instance_id, spec),
+            environment=instance_env(spec, instance_id, code_path="/code", port=port,
+                                     opt_path="/opt" if spec.opt_dir else None),
+            volumes=volumes, tmpfs={"/tmp": f"rw,size={TMP_SIZE},mode=1777"}, mem_limit=mem, memswap_limit=mem,
+            stdin_open=False, tty=False)
+        if spec.kind == "python":
+            args.update(command=["python3", "-W", "ignore", "/var/fc/runtime/python/agent.py"], working_dir="/code")
+        elif spec.kind == "nodejs":
+            args.update(command=["node", f"--max-old-space-size={spec.memory_mb}", "/var/fc/runtime/nodejs/agent.js"],
+                        working_dir="/code")
+        elif spec.kind == "custom":
+            args.update(command=list(spec.command), working_dir="/code")
+        else:
+            command, cmd_args = container_command(spec.container)
+            if command:
+                args.update(entrypoint=command, command=cmd_args or [])
+            elif cmd_args:
+                args.update(command=cmd_args)
+        if self.network:
+            args["network"] = self.network
+        else:
+            args["ports"] = {f"{port}/tcp": ("127.0.0.1", free_port())}
+        return args | {"_port": port}
+
+    def start(self, spec: InstanceSpec, instance_id: str, log_: InstanceLog) -> Started:
+        args = self._container_args(spec, instance_id)
+        port = args.pop("_port")
+        self._check_image(args["image"])
+        try:
+            container = self.client.containers.run(**args)
+        except ImageNotFound:
+            raise StartFailed(build_hint(args["image"])) from None
+        except APIError as exc:
+            raise StartFailed(f"the instance container could not be started: {exc.explanation or exc}") from None
+        threading.Thread(target=_pump, args=(container, log_), name=f"log-{instance_id}", daemon=True).start()
+        if self.network:
+            host, host_port = container.name, port
+        else:
+            host, host_port = "127.0.0.1", args["ports"][f"{port}/tcp"][1]
+        return Started(instance_id, host, host_port, log_, handle=container, extra={"port": port})
+
+    def alive(self, started: Started) -> bool:
+        try:
+            started.handle.reload()
+        except NotFound:
+            return False
+        return started.handle.status in ("created", "running")
+
+    def listening(self, started: Started) -> bool:
+        if self.network:
+            return tcp_open(started.host, started.port)
+        # Through a published port, docker-proxy accepts connections before the server listens, so look
+        # at the container's own sockets (its network namespace, seen through its init process).
+        pid = started.extra.get("pid")
+        if not pid:
+            started.handle.reload()
+            pid = started.extra["pid"] = started.handle.attrs.get("State", {}).get("Pid") or 0
+        state = _listening_in_netns(pid, started.extra["port"]) if pid else None
+        if state is not None:
+            return state
+        return _proxy_backend_up(started.host, started.port)
+
+    def stop(self, started: Started) -> None:
+        try:
+            started.handle.remove(force=True)
+        except NotFound:
+            pass
+        except APIError as exc:
+            log.warning("could not remove container %s: %s", started.handle.name, exc)
+
+    def max_memory_mb(self, started: Started) -> float | None:
+        cid = started.handle.id
+        for path in (f"/sys/fs/cgroup/memory/docker/{cid}/memory.max_usage_in_bytes",
+                     f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.peak"):
+            try:
+                return int(Path(path).read_text()) / (1024 * 1024)
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def run_to_exit(self, spec: InstanceSpec, instance_id: str, event: bytes, log_: InstanceLog,
+                    timeout: float) -> int:
+        """webServerMode false: the container gets the event in FC_CUSTOM_CONTAINER_EVENT and must exit 0."""
+        args = self._container_args(spec, instance_id)
+        args.pop("_port")
+        args.pop("ports", None)
+        args["environment"]["FC_CUSTOM_CONTAINER_EVENT"] = event.decode("utf-8", "replace")
+        self._check_image(args["image"])
+        container = self.client.containers.run(**args)
+        pump = threading.Thread(target=_pump, args=(container, log_), daemon=True)
+        pump.start()
+        try:
+            result = container.wait(timeout=timeout)
+            return int(result.get("StatusCode", 1))
+        finally:
+            pump.join(2)
+            try:
+                container.remove(force=True)
+            except (NotFound, APIError):
+                pass
+
+    def _ours(self):
+        return self.client.containers.list(all=True, filters={"label": f"{LABEL}.owner={self.owner}"})
+
+    def cleanup_orphans(self) -> int:
+        leftovers = self._ours()
+        for c in leftovers:
+            try:
+                c.remove(force=True)
+            except (NotFound, APIError):
+                pass
+        return len(leftovers)
+
+    def close(self) -> None:
+        self.cleanup_orphans()
+        self.client.close()
+
+
+def _pump(container, log_: InstanceLog) -> None:
+    buf = b""
+    try:
+        for chunk in container.attach(stdout=True, stderr=True, stream=True, logs=True):
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                log_.feed(line.decode("utf-8", "replace"))
+    except Exception:  # noqa: BLE001 - the container went away
+        pass
+    if buf:
+        log_.feed(buf.decode("utf-8", "replace"))
+    log_.close()
+
+
+def _listening_in_netns(pid: int, port: int) -> bool | None:
+    """Is something listening on `port` in the network namespace of `pid`? None if we can't see it."""
+    found_table = False
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found_table = True
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 3 and parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                return True
+    return False if found_table else None
+
+
+def _proxy_backend_up(host: str, port: int) -> bool:
+    """docker-proxy closes an accepted connection at once when the container's port is closed."""
+    try:
+        with socket.create_connection((host, port), timeout=0.2) as s:
+            s.settimeout(0.05)
+            try:
+                return s.recv(1) != b""
+            except socket.timeout:
+                return True
+    except OSError:
+        return False
+

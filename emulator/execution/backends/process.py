@@ -1,0 +1,128 @@
+"""The embedded backend: each instance is a child process running the agent (or the user's custom
+server) with the host's python3/node, a working folder of its own and a memory rlimit."""
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from emulator.execution.backends.base import Backend, Started, StartFailed, free_port, tcp_open
+from emulator.execution.environment import instance_env
+from emulator.execution.logs import InstanceLog
+from emulator.execution.spec import InstanceSpec
+
+# Python reserves address space beyond what it uses (thread stacks, arenas): allow this much on top
+# of memorySize before RLIMIT_AS refuses an allocation.
+ADDRESS_SPACE_HEADROOM_MB = 512
+
+
+class ProcessBackend(Backend):
+    name = "process"
+
+    def __init__(self, data_dir: Path, runtimes_dir: Path):
+        self.instances_dir = data_dir / "instances"
+        self.runtimes_dir = runtimes_dir
+
+    def _command(self, spec: InstanceSpec) -> list[str]:
+        if spec.kind == "python":
+            return [sys.executable, "-W", "ignore", str(self.runtimes_dir / "python" / "agent.py")]
+        if spec.kind == "nodejs":
+            node = shutil.which("node")
+            if not node:
+                raise StartFailed("the process backend needs `node` on PATH to run Node.js functions")
+            return [node, f"--max-old-space-size={spec.memory_mb}", str(self.runtimes_dir / "nodejs" / "agent.js")]
+        code = str(spec.code_dir)
+        return [code + arg[len("/code"):] if arg == "/code" or arg.startswith("/code/") else arg
+                for arg in spec.command]
+
+    def start(self, spec: InstanceSpec, instance_id: str, log: InstanceLog) -> Started:
+        if spec.kind == "container":
+            raise StartFailed("custom-container functions need the Docker backend (fc-emulator serve --executor docker)")
+        workdir = self.instances_dir / instance_id
+        tmp = workdir / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), "TMPDIR": str(tmp),
+               **instance_env(spec, instance_id, code_path=str(spec.code_dir), port=port, host="127.0.0.1",
+                              opt_path=str(spec.opt_dir) if spec.opt_dir else None)}
+        cmd = self._command(spec)
+        limit = (spec.memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024 if spec.kind == "python" else None
+
+        def limits():
+            if limit:
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+        try:
+            proc = subprocess.Popen(cmd, cwd=spec.code_dir, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=limits)
+        except OSError as exc:
+            raise StartFailed(f"the instance could not be started: {cmd[0]}: {exc.strerror}") from None
+        (workdir / "pid").write_text(str(proc.pid))  # so a restarted emulator can clean up after a kill -9
+        threading.Thread(target=_pump, args=(proc, log), name=f"log-{instance_id}", daemon=True).start()
+        return Started(instance_id, "127.0.0.1", port, log, handle=proc, extra={"workdir": workdir})
+
+    def alive(self, started: Started) -> bool:
+        return started.handle.poll() is None
+
+    def listening(self, started: Started) -> bool:
+        return tcp_open(started.host, started.port)
+
+    def stop(self, started: Started) -> None:
+        proc: subprocess.Popen = started.handle
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(2)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+        shutil.rmtree(started.extra.get("workdir", ""), ignore_errors=True)
+
+    def max_memory_mb(self, started: Started) -> float | None:
+        try:
+            for line in Path(f"/proc/{started.handle.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except (OSError, ValueError):
+            pass
+        return None
+
+    def cleanup_orphans(self) -> int:
+        """Instances left by a killed emulator: their processes and working folders."""
+        if not self.instances_dir.exists():
+            return 0
+        count = 0
+        for d in self.instances_dir.iterdir():
+            _kill_orphan(d)
+            shutil.rmtree(d, ignore_errors=True)
+            count += 1
+        return count
+
+
+def _kill_orphan(workdir: Path) -> None:
+    try:
+        pid = int((workdir / "pid").read_text())
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except (OSError, ValueError):
+        return
+    if f"FC_INSTANCE_ID={workdir.name}".encode() in environ.split(b"\0"):  # still ours, not a reused pid
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _pump(proc: subprocess.Popen, log: InstanceLog) -> None:
+    for raw in iter(proc.stdout.readline, b""):
+        log.feed(raw.decode("utf-8", "replace"))
+    proc.stdout.close()
+    log.close()

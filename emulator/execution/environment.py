@@ -1,0 +1,62 @@
+"""The environment of an instance (runtimes.md §1.1, docs/runtime-protocol.md)."""
+from __future__ import annotations
+
+from emulator.execution.spec import InstanceSpec
+
+# Stand-in STS credentials: there is no RAM here, but code reads these variables.
+LOCAL_CREDENTIALS = {"id": "local-access-key-id", "secret": "local-access-key-secret", "token": ""}
+
+
+def instance_env(spec: InstanceSpec, instance_id: str, *, code_path: str, port: int, host: str = "0.0.0.0",
+                 opt_path: str | None = None) -> dict[str, str]:
+    env = {
+        "LANG": "C.UTF-8",
+        "FC_FUNC_CODE_PATH": code_path,
+        "FC_SERVER_PORT": str(port),
+        "FC_SERVER_HOST": host,
+        "FC_CUSTOM_LISTEN_PORT": str(port),
+        "FC_ACCOUNT_ID": spec.account,
+        "FC_REGION": spec.region,
+        "FC_SERVICE_NAME": spec.service,
+        "FC_FUNCTION_NAME": spec.function,
+        "FC_FUNCTION_HANDLER": spec.handler,
+        "FC_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "FC_QUALIFIER": spec.qualifier,
+        "FC_INSTANCE_ID": instance_id,
+        "FC_RUNTIME": spec.runtime,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": LOCAL_CREDENTIALS["id"],
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": LOCAL_CREDENTIALS["secret"],
+        "ALIBABA_CLOUD_SECURITY_TOKEN": LOCAL_CREDENTIALS["token"],
+        "accessKeyID": LOCAL_CREDENTIALS["id"],
+        "accessKeySecret": LOCAL_CREDENTIALS["secret"],
+        "securityToken": LOCAL_CREDENTIALS["token"],
+    }
+    if opt_path:
+        env["FC_EMULATOR_OPT_DIR"] = opt_path
+    env.update(spec.env)
+    return env
+
+
+def request_headers(spec: InstanceSpec, request_id: str, control_path: str, retry_count: int = 0) -> dict[str, str]:
+    """The x-fc-* headers FC sends with every request to an instance (runtimes.md §2.3)."""
+    return {
+        "x-fc-request-id": request_id,
+        "x-fc-access-key-id": LOCAL_CREDENTIALS["id"],
+        "x-fc-access-key-secret": LOCAL_CREDENTIALS["secret"],
+        "x-fc-security-token": LOCAL_CREDENTIALS["token"],
+        "x-fc-function-name": spec.function,
+        "x-fc-function-handler": spec.handler,
+        "x-fc-function-memory": str(spec.memory_mb),
+        "x-fc-function-timeout": str(spec.timeout),
+        "x-fc-function-initializer": spec.initializer,
+        "x-fc-initialization-timeout": str(spec.initialization_timeout),
+        "x-fc-region": spec.region,
+        "x-fc-account-id": spec.account,
+        "x-fc-qualifier": spec.qualifier,
+        "x-fc-version-id": spec.version_id,
+        "x-fc-service-name": spec.service,
+        "x-fc-service-logproject": spec.log_project,
+        "x-fc-service-logstore": spec.log_store,
+        "x-fc-control-path": control_path,
+        "x-fc-retry-count": str(retry_count),
+    }

@@ -1,0 +1,107 @@
+"""One FC instance: start -> listening -> initialize (once) -> serve -> stop (runtimes.md §7)."""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from emulator.execution.agent import AgentClient, AgentGone, AgentResponse
+from emulator.execution.backends.base import Backend, Started, StartFailed
+from emulator.execution.environment import request_headers
+from emulator.execution.logs import InstanceLog
+from emulator.execution.spec import InstanceSpec
+
+READINESS_BUDGET_S = 120  # runtimes.md §2.1: the server must listen within 120 s
+
+
+class InitializerFailed(Exception):
+    def __init__(self, response: AgentResponse | None, message: str):
+        super().__init__(message)
+        self.response = response
+        self.message = message
+
+
+class Instance:
+    def __init__(self, spec: InstanceSpec, backend: Backend, agent: AgentClient, provisioned: bool = False):
+        self.spec = spec
+        self.backend = backend
+        self.agent = agent
+        self.id = f"c-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:12]}"
+        self.provisioned = provisioned
+        self.log = InstanceLog(self.id)
+        self.started: Started | None = None
+        self.ready = asyncio.Event()
+        self.error: BaseException | None = None
+        self.inflight = 0  # reserved slots, including callers waiting for the start
+        self.served = 0
+        self.created = time.time()
+        self.last_used = time.monotonic()
+        self.retired = False
+        self.stopping = False
+
+    @property
+    def alive(self) -> bool:
+        return self.error is None and not self.stopping
+
+    async def start(self, request_id: str) -> None:
+        """Start the server, wait until it listens, run the initializer; sets `ready` either way."""
+        try:
+            self.started = await asyncio.to_thread(self.backend.start, self.spec, self.id, self.log)
+            await self._wait_listening()
+            if self.spec.initializer and self.spec.kind != "container":
+                await self._initialize(request_id)
+        except BaseException as exc:  # noqa: BLE001 - every failure is the caller's error
+            self.error = exc
+            await self.stop()
+        finally:
+            self.ready.set()
+
+    async def _wait_listening(self) -> None:
+        deadline = time.monotonic() + READINESS_BUDGET_S
+        delay = 0.002
+        while True:
+            if await asyncio.to_thread(self.backend.listening, self.started):
+                return
+            if not await asyncio.to_thread(self.backend.alive, self.started):
+                await asyncio.to_thread(self.log.ended.wait, 1)
+                raise StartFailed(f"the instance exited before it listened on port {self.started.port}.\n"
+                                  f"Logs:\n{self.log.recent()}")
+            if time.monotonic() > deadline:
+                raise StartFailed(f"Function instance health check failed on port {self.spec.ca_port} in "
+                                  f"{READINESS_BUDGET_S} seconds.\nLogs:\n{self.log.recent()}")
+            await asyncio.sleep(delay)  # a readiness poll, like FC's TCP check
+            delay = min(delay * 2, 0.01)
+
+    async def _initialize(self, request_id: str) -> None:
+        headers = request_headers(self.spec, request_id, "/initialize")
+        try:
+            r = await asyncio.wait_for(
+                self.agent.request("POST", self.started.host, self.started.port, "/initialize", headers),
+                self.spec.initialization_timeout)
+        except asyncio.TimeoutError:
+            raise InitializerFailed(None, f"Function initialization timed out after "
+                                          f"{self.spec.initialization_timeout} seconds") from None
+        except AgentGone:
+            raise InitializerFailed(None, "Process exited unexpectedly before completing initialization") from None
+        if r.status // 100 != 2:
+            raise InitializerFailed(r, r.body.decode("utf-8", "replace"))
+
+    async def call(self, method: str, path: str, headers: dict, body: bytes) -> AgentResponse:
+        return await self.agent.request(method, self.started.host, self.started.port, path, headers, body)
+
+    def memory_mb(self, response: AgentResponse | None = None) -> float:
+        if response is not None and response.headers.get("x-fc-max-memory-usage"):
+            try:
+                return float(response.headers["x-fc-max-memory-usage"])
+            except ValueError:
+                pass
+        if self.started is not None:
+            return self.backend.max_memory_mb(self.started) or 0.0
+        return 0.0
+
+    async def stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        if self.started is not None:
+            await asyncio.to_thread(self.backend.stop, self.started)

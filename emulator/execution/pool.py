@@ -1,0 +1,163 @@
+"""The instance pool: one per function version. Warm reuse, up to `instanceConcurrency` calls per
+instance, scale-out up to the maximum instance count, idle reclaim, provisioned instances, and
+retirement of instances whose code or configuration changed (runtimes.md §7)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from emulator import errors
+from emulator.execution.agent import AgentClient
+from emulator.execution.backends.base import Backend
+from emulator.execution.instance import Instance
+from emulator.execution.spec import InstanceSpec
+
+log = logging.getLogger("fc_emulator.pool")
+
+
+def throttled(limit: int) -> errors.FCError:
+    return errors.FCError(429, "ResourceThrottled",
+                          f"Reserve resource exceeded limit: all {limit} instances of the function are busy "
+                          f"(maximumInstanceCount {limit})")
+
+
+@dataclass
+class Lease:
+    instance: Instance
+    cold: bool
+
+
+class FunctionPool:
+    def __init__(self, key: tuple, backend: Backend, agent: AgentClient):
+        self.key = key
+        self.backend = backend
+        self.agent = agent
+        self.instances: list[Instance] = []
+        self.revision: str | None = None
+
+    def _retire_old(self, spec: InstanceSpec) -> None:
+        if self.revision == spec.revision:
+            return
+        self.revision = spec.revision
+        old, self.instances = self.instances, []
+        for inst in old:
+            inst.retired = True
+            if inst.inflight == 0:
+                asyncio.create_task(inst.stop())
+
+    def _new_instance(self, spec: InstanceSpec, request_id: str, provisioned: bool = False) -> Instance:
+        inst = Instance(spec, self.backend, self.agent, provisioned=provisioned)
+        self.instances.append(inst)
+        asyncio.create_task(self._start(inst, request_id))
+        return inst
+
+    async def _start(self, inst: Instance, request_id: str) -> None:
+        t0 = time.monotonic()
+        await inst.start(request_id)
+        if inst.error is not None:
+            if inst in self.instances:
+                self.instances.remove(inst)
+            log.warning("instance %s of %s failed to start: %s", inst.id, "/".join(self.key[1:]), inst.error)
+        else:
+            log.info("instance %s of %s started in %.0f ms", inst.id, "/".join(self.key[1:]),
+                     (time.monotonic() - t0) * 1000)
+
+    async def acquire(self, spec: InstanceSpec, max_instances: int, request_id: str) -> Lease:
+        """A slot on an instance: a warm one with room, else one starting, else a new one (cold)."""
+        self._retire_old(spec)
+        best = None
+        for inst in self.instances:
+            if inst.alive and inst.inflight < spec.concurrency and (best is None or (
+                    inst.ready.is_set(), inst.inflight) > (best.ready.is_set(), best.inflight)):
+                best = inst
+        cold = False
+        if best is None:
+            if len(self.instances) >= max_instances:
+                raise throttled(max_instances)
+            best, cold = self._new_instance(spec, request_id), True
+        best.inflight += 1
+        if not best.ready.is_set():
+            await best.ready.wait()
+        if best.error is not None:
+            best.inflight -= 1
+            raise best.error
+        return Lease(best, cold)
+
+    def release(self, lease: Lease, broken: bool = False) -> None:
+        inst = lease.instance
+        inst.inflight -= 1
+        inst.served += 1
+        inst.last_used = time.monotonic()
+        if broken or (inst.retired and inst.inflight == 0):
+            self.discard(inst)
+
+    def discard(self, inst: Instance) -> None:
+        """Throw an instance away (crash, timeout): the next call cold-starts."""
+        if inst in self.instances:
+            self.instances.remove(inst)
+        asyncio.create_task(inst.stop())
+
+    def reap(self, idle_timeout: float) -> None:
+        now = time.monotonic()
+        for inst in list(self.instances):
+            if (not inst.provisioned and inst.ready.is_set() and inst.inflight == 0
+                    and now - inst.last_used > idle_timeout):
+                log.info("instance %s of %s reclaimed after %.0f s idle", inst.id, "/".join(self.key[1:]),
+                         now - inst.last_used)
+                self.discard(inst)
+
+    def provision(self, spec: InstanceSpec, target: int) -> None:
+        """Keep `target` provisioned instances (pre-warmed, never reclaimed when idle)."""
+        self._retire_old(spec)
+        current = [i for i in self.instances if i.provisioned and i.alive]
+        for _ in range(target - len(current)):
+            self._new_instance(spec, f"provision-{int(time.time() * 1000)}", provisioned=True)
+        for inst in current[target:]:
+            inst.provisioned = False  # reclaimed like any idle instance
+
+    def provisioned_count(self) -> int:
+        return sum(1 for i in self.instances if i.provisioned and i.alive and i.ready.is_set())
+
+    async def close(self) -> None:
+        instances, self.instances = self.instances, []
+        await asyncio.gather(*(inst.stop() for inst in instances), return_exceptions=True)
+
+
+class Pools:
+    """Every function version's pool, and the idle reaper."""
+
+    def __init__(self, backend: Backend, agent: AgentClient, idle_timeout: float, max_instances: int):
+        self.backend = backend
+        self.agent = agent
+        self.idle_timeout = idle_timeout
+        self.max_instances = max_instances
+        self.pools: dict[tuple, FunctionPool] = {}
+        self._reaper: asyncio.Task | None = None
+
+    def pool(self, key: tuple) -> FunctionPool:
+        p = self.pools.get(key)
+        if p is None:
+            p = self.pools[key] = FunctionPool(key, self.backend, self.agent)
+        return p
+
+    def find(self, key: tuple) -> FunctionPool | None:
+        return self.pools.get(key)
+
+    async def start(self) -> None:
+        self._reaper = asyncio.create_task(self._reap_forever())
+
+    async def _reap_forever(self) -> None:
+        interval = max(0.2, min(5.0, self.idle_timeout / 4))
+        while True:
+            await asyncio.sleep(interval)
+            for p in list(self.pools.values()):
+                p.reap(self.idle_timeout)
+
+    async def close(self) -> None:
+        if self._reaper:
+            self._reaper.cancel()
+        await asyncio.gather(*(p.close() for p in self.pools.values()), return_exceptions=True)
+        await self.agent.close()
+        await asyncio.to_thread(self.backend.close)

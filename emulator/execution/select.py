@@ -1,0 +1,27 @@
+"""`--executor auto|docker|process`: auto picks Docker when an engine can be reached."""
+from __future__ import annotations
+
+import logging
+
+from emulator.config import Settings
+from emulator.execution.artifacts import Artifacts
+from emulator.execution.backends.base import Backend
+from emulator.execution.backends.process import ProcessBackend
+
+log = logging.getLogger("fc_emulator")
+
+
+def make_backend(settings: Settings, artifacts: Artifacts) -> Backend:
+    if settings.executor in ("auto", "docker"):
+        from emulator.execution.backends.docker import DockerBackend, DockerUnavailable
+        try:
+            backend = DockerBackend(settings, artifacts)
+            log.info("executor: docker (chosen by --executor %s)", settings.executor)
+            return backend
+        except DockerUnavailable as exc:
+            if settings.executor == "docker":
+                raise SystemExit(f"--executor docker: no Docker engine can be reached ({exc})") from None
+            log.info("executor: process (no Docker engine reachable: %s)", exc)
+    else:
+        log.info("executor: process (chosen by --executor process)")
+    return ProcessBackend(settings.data_dir, artifacts.runtimes_dir)

@@ -1,0 +1,74 @@
+"""What an instance of one function version needs to start: built from the stored function."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emulator.model import runtimes
+
+AGENT_KINDS = ("python", "nodejs")
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    account: str
+    region: str
+    service: str
+    function: str
+    qualifier: str  # what the caller named
+    version_id: str  # LATEST or a version id
+    runtime: str
+    handler: str
+    initializer: str
+    timeout: int
+    initialization_timeout: int
+    memory_mb: int
+    concurrency: int
+    ca_port: int
+    code_checksum: str
+    revision: str  # changes whenever code or configuration change: instances of an old one retire
+    env: dict[str, str] = field(default_factory=dict)
+    code_dir: Path | None = None
+    opt_dir: Path | None = None
+    command: tuple[str, ...] = ()  # custom runtimes: the server's command line (paths under /code)
+    container: dict | None = None  # custom-container: customContainerConfig
+    log_project: str = ""
+    log_store: str = ""
+
+    @property
+    def kind(self) -> str:
+        """python | nodejs | custom (the user's server) | container (a custom container)."""
+        if self.runtime == runtimes.CONTAINER:
+            return "container"
+        if self.runtime in runtimes.PYTHON:
+            return "python"
+        if self.runtime in runtimes.NODEJS:
+            return "nodejs"
+        return "custom"
+
+    @property
+    def web_server_mode(self) -> bool:
+        return self.container is None or self.container.get("webServerMode", True) is not False
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """The pool this instance belongs to: one per function version."""
+        return (self.account, self.service, self.function, self.version_id)
+
+
+def start_command(function: dict) -> tuple[str, ...]:
+    """The custom runtime's server command (runtimes.md §2.1); go1 runs the handler binary."""
+    runtime = function.get("runtime")
+    if runtime == "go1":
+        return (f"/code/{function.get('handler') or 'main'}",)
+    cfg = function.get("customRuntimeConfig") or {}
+    command = list(cfg.get("command") or []) + list(cfg.get("args") or [])
+    return tuple(command) or ("/code/bootstrap",)
+
+
+def container_command(cfg: dict) -> tuple[list[str] | None, list[str] | None]:
+    """customContainerConfig command/args are JSON arrays in strings (fc-api.md §2.3)."""
+    def parse(value):
+        return json.loads(value) if value else None
+    return parse(cfg.get("command")), parse(cfg.get("args"))

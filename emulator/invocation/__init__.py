@@ -1,0 +1,1 @@
+"""Invocations: the sync call path (and, later, the async queue and records)."""

@@ -1,0 +1,150 @@
+"""The call path every invocation takes (sync API calls now; async, timers and HTTP triggers reuse it):
+qualifier -> spec -> pool -> instance -> agent -> FC's outcome."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+
+from emulator import errors
+from emulator.execution.agent import AgentGone, AgentResponse
+from emulator.execution.backends.base import StartFailed
+from emulator.execution.environment import request_headers
+from emulator.execution.instance import InitializerFailed, Instance
+from emulator.execution.pool import Pools
+from emulator.invocation.targets import Targets
+
+log = logging.getLogger("fc_emulator.invoke")
+
+UNHANDLED = "UnhandledInvocationError"
+HANDLED = "HandledInvocationError"
+TAIL_BYTES = 4096
+LOG_WAIT_S = 1.0  # how long to wait for a custom server's End marker once it has answered
+
+
+@dataclass
+class Invocation:
+    account: str
+    service: str
+    qualifier: str | None
+    function: str
+    payload: bytes
+    request_id: str
+    want_log: bool = False
+    retry_count: int = 0
+    extra_headers: dict = field(default_factory=dict)  # tracing headers from the caller
+    kind: str = "sync"
+
+
+@dataclass
+class Outcome:
+    body: bytes
+    error_type: str | None
+    instance_id: str
+    cold: bool
+    duration_ms: float
+    memory_mb: float
+    memory_size: int
+    version_id: str
+    code_checksum: str
+    log_lines: list[str]
+    instance: Instance | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_type is None
+
+    def log_text(self) -> str:
+        summary = (f"Duration: {self.duration_ms:.2f} ms, Billed Duration: {max(1, round(self.duration_ms))} ms, "
+                   f"Memory Size: {self.memory_size} MB, Max Memory Used: {self.memory_mb:.2f} MB")
+        return "\n".join(self.log_lines + [summary]) + "\n"
+
+    def log_tail_b64(self) -> str:
+        return base64.b64encode(self.log_text().encode()[-TAIL_BYTES:]).decode()
+
+
+def _error_body(message: str) -> bytes:
+    return json.dumps({"errorMessage": message}).encode()
+
+
+class Invoker:
+    def __init__(self, targets: Targets, pools: Pools):
+        self.targets = targets
+        self.pools = pools
+
+    async def resolve(self, inv: Invocation):
+        rnd = random.random()
+        target = self.targets.cached(inv.account, inv.service, inv.qualifier, inv.function, rnd)
+        if target is None:
+            target = await asyncio.to_thread(self.targets.resolve, inv.account, inv.service, inv.qualifier,
+                                             inv.function, rnd)
+        return target
+
+    async def invoke(self, inv: Invocation) -> Outcome:
+        t0 = time.monotonic()
+        target = await self.resolve(inv)
+        spec = target.spec
+        pool = self.pools.pool(spec.key)
+        try:
+            lease = await pool.acquire(spec, target.max_instances, inv.request_id)
+        except StartFailed as exc:
+            raise errors.FCError(412, "FunctionNotStarted", str(exc)) from None
+        except InitializerFailed as exc:  # the instance was thrown away; the caller gets the error
+            body = exc.response.body if exc.response is not None else _error_body(exc.message)
+            return self._outcome(inv, spec, t0, body, UNHANDLED, cold=True, memory=0.0, instance=None)
+        broken = True
+        try:
+            body, error_type, memory, broken = await self._call(lease.instance, spec, inv, t0)
+        finally:
+            pool.release(lease, broken=broken)
+        return self._outcome(inv, spec, t0, body, error_type, lease.cold, memory, lease.instance)
+
+    async def _call(self, inst: Instance, spec, inv: Invocation, t0: float) -> tuple[bytes, str | None, float, bool]:
+        """(body, error type, max memory MB, whether the instance must be thrown away)."""
+        headers = {**request_headers(spec, inv.request_id, "/invoke", inv.retry_count), **inv.extra_headers,
+                   "content-type": "application/octet-stream"}
+        try:
+            r = await asyncio.wait_for(inst.call("POST", "/invoke", headers, inv.payload), spec.timeout)
+        except asyncio.TimeoutError:
+            memory = inst.memory_mb()
+            return (_error_body(f"Function timed out after {spec.timeout} seconds (maxMemoryUsage: {memory:.2f}MB)"),
+                    UNHANDLED, memory, True)
+        except AgentGone:
+            memory = inst.memory_mb()
+            ms = (time.monotonic() - t0) * 1000
+            return (_error_body(f"Process exited unexpectedly before completing request "
+                                f"(duration: {ms:.0f}ms, maxMemoryUsage: {memory:.0f}MB)"), UNHANDLED, memory, True)
+        return r.body, self._error_type(r), inst.memory_mb(r), False
+
+    @staticmethod
+    def _error_type(r: AgentResponse) -> str | None:
+        """200 ok; 417 a handled error (Node callback(err)); anything else unhandled (runtimes.md §2.4, §3.2)."""
+        status = r.headers.get("x-fc-status") or str(r.status)
+        if status == "417":
+            return HANDLED
+        if not status.startswith("2"):
+            return UNHANDLED
+        return None
+
+    def _outcome(self, inv: Invocation, spec, t0: float, body: bytes, error_type: str | None, cold: bool,
+                 memory: float, instance: Instance | None) -> Outcome:
+        duration = (time.monotonic() - t0) * 1000
+        out = Outcome(body=body, error_type=error_type, instance_id=instance.id if instance else "", cold=cold,
+                      duration_ms=duration, memory_mb=memory, memory_size=spec.memory_mb,
+                      version_id=spec.version_id, code_checksum=spec.code_checksum, log_lines=[], instance=instance)
+        log.info("invoke %s %s %s/%s q=%s v=%s %.1fms %s %s instance=%s", inv.kind, inv.request_id, inv.service,
+                 inv.function, inv.qualifier or "LATEST", spec.version_id, duration, "cold" if cold else "warm",
+                 error_type or "ok", out.instance_id)
+        return out
+
+    async def collect_log(self, inv: Invocation, out: Outcome) -> list[str]:
+        """The invocation's log lines (between FC's markers), waiting briefly for the End marker."""
+        if out.instance is None:
+            return out.log_lines
+        await out.instance.log.wait_end(inv.request_id, LOG_WAIT_S)
+        out.log_lines = out.instance.log.take(inv.request_id)
+        return out.log_lines
