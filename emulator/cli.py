@@ -55,6 +55,38 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                         "container) [FC_EMULATOR_DOCKER_NETWORK]")
 
 
+def _add_images(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("images", help="build the runtime images of the Docker backend")
+    isub = p.add_subparsers(dest="images_command", required=True)
+    b = isub.add_parser("build", help="build the runtime image (python3 + nodejs on Debian bookworm)")
+    b.add_argument("--offline", action="store_true",
+                   help="no registry: debootstrap a Debian base from --mirror and `docker import` it")
+    b.add_argument("--image", default=_env("RUNTIME_IMAGE", "fc-emulator/runtime:latest"))
+    b.add_argument("--mirror", default="http://deb.debian.org/debian")
+    b.add_argument("--if-missing", action="store_true", help="do nothing when the image is already there")
+    isub.add_parser("list", help="show the runtime image and whether it is present")
+
+
+def images(args: argparse.Namespace) -> None:
+    import docker
+
+    from emulator.execution import images as img
+
+    client = docker.from_env(timeout=600)
+    if args.images_command == "list":
+        image = _env("RUNTIME_IMAGE", "fc-emulator/runtime:latest")
+        print(f"{image}\t{'present' if img.present(client, image) else 'missing'}")
+        return
+    if args.if_missing and img.present(client, args.image):
+        print(f"{args.image} is present")
+        return
+    if args.offline:
+        img.build_offline(client, args.image, args.mirror)
+    else:
+        img.build_online(client, args.image)
+    print(f"built {args.image}")
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     keys = parse_access_keys(([_env("ACCESS_KEYS")] if _env("ACCESS_KEYS") else []) + args.access_key)
     return Settings(
@@ -99,7 +131,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fc-emulator", description="Alibaba Cloud Function Compute 2.0 emulator")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
+    _add_images(sub)
     args = parser.parse_args(argv)
+    if args.command == "images":
+        images(args)
+        return
     if args.command == "serve":
         try:
             settings = settings_from_args(args)

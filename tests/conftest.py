@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 import requests
 
-from tests.helpers import AK_ID, AK_SECRET, Server, fc_client, new_account
+from tests.helpers import AK_ID, AK_SECRET, Server, docker_problem, fc_client, new_account
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +35,33 @@ def http(server, account):
     session.base = server.url
     yield session
     session.close()
+
+
+# ---- execution: the same scenarios on both backends ---------------------------------------------
+
+@pytest.fixture(scope="session", params=["process", "docker"])
+def backend(request) -> str:
+    """The executor under test. Docker tests skip when no engine (or image) is reachable, unless
+    FC_EMULATOR_TEST_DOCKER=1 (CI), where that is a failure."""
+    if request.param == "docker":
+        problem = docker_problem()
+        if problem:
+            if os.environ.get("FC_EMULATOR_TEST_DOCKER") == "1":
+                pytest.fail(f"Docker tests required but Docker is not usable: {problem}")
+            pytest.skip(f"Docker not usable: {problem}")
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def exec_server(backend, tmp_path_factory):
+    """An emulator running instances on `backend`; idle instances reclaimed after 30 s."""
+    srv = Server(tmp_path_factory.mktemp(f"exec-{backend}") / "fc", "--executor", backend,
+                 "--instance-idle-timeout", "30", "--access-key", f"{AK_ID}:{AK_SECRET}").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def efc(exec_server, account):
+    """aliyun-fc2 against the executing server, in a fresh account."""
+    return fc_client(exec_server, account)

@@ -122,3 +122,23 @@ def fc_error(exc_info) -> dict:
     """The JSON body of an aliyun-fc2 FcError: {"ErrorCode", "ErrorMessage", "RequestId"}."""
     import json
     return json.loads(exc_info.value.message)
+
+
+RUNTIME_IMAGE = os.environ.get("FC_EMULATOR_RUNTIME_IMAGE", "fc-emulator/runtime:latest")
+
+
+def docker_problem() -> str | None:
+    """Why the Docker backend can't be tested here, or None."""
+    try:
+        import docker
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no Docker"
+        return f"no engine: {exc}"
+    try:
+        client.images.get(RUNTIME_IMAGE)
+    except Exception:  # noqa: BLE001
+        return f"image {RUNTIME_IMAGE} missing (fc-emulator images build --offline)"
+    finally:
+        client.close()
+    return None

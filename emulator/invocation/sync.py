@@ -15,6 +15,7 @@ from emulator.execution.agent import AgentGone, AgentResponse
 from emulator.execution.backends.base import StartFailed
 from emulator.execution.environment import request_headers
 from emulator.execution.instance import InitializerFailed, Instance
+from emulator.execution.logs import InstanceLog
 from emulator.execution.pool import Pools
 from emulator.invocation.targets import Targets
 
@@ -88,6 +89,8 @@ class Invoker:
         t0 = time.monotonic()
         target = await self.resolve(inv)
         spec = target.spec
+        if not spec.web_server_mode:
+            return await self._run_to_exit(inv, spec, t0)
         pool = self.pools.pool(spec.key)
         try:
             lease = await pool.acquire(spec, target.max_instances, inv.request_id)
@@ -119,6 +122,28 @@ class Invoker:
             return (_error_body(f"Process exited unexpectedly before completing request "
                                 f"(duration: {ms:.0f}ms, maxMemoryUsage: {memory:.0f}MB)"), UNHANDLED, memory, True)
         return r.body, self._error_type(r), inst.memory_mb(r), False
+
+    async def _run_to_exit(self, inv: Invocation, spec, t0: float) -> Outcome:
+        """custom-container, webServerMode false: one container run per event (runtimes.md §2.7).
+        Success is exit code 0; the result body is empty and the output is the invocation's log."""
+        log_ = InstanceLog(f"run-{inv.request_id[:8]}")
+        try:
+            code = await asyncio.to_thread(self.pools.backend.run_to_exit, spec, f"r-{inv.request_id}", inv.payload,
+                                           log_, spec.timeout)
+        except StartFailed as exc:
+            raise errors.FCError(412, "FunctionNotStarted", str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - the engine's wait timed out
+            if "timed out" not in str(exc).lower() and "timeout" not in type(exc).__name__.lower():
+                raise
+            out = self._outcome(inv, spec, t0, _error_body(f"Function timed out after {spec.timeout} seconds "
+                                                           f"(maxMemoryUsage: 0.00MB)"), UNHANDLED, True, 0.0, None)
+            out.log_lines = list(log_.tail)
+            return out
+        body, error = (b"", None) if code == 0 else (
+            _error_body(f"Process exited unexpectedly with exit code {code}"), UNHANDLED)
+        out = self._outcome(inv, spec, t0, body, error, True, 0.0, None)
+        out.log_lines = list(log_.tail)
+        return out
 
     @staticmethod
     def _error_type(r: AgentResponse) -> str | None:
