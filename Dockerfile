@@ -1,17 +1,26 @@
-# The emulator itself, as a container. Online the base is the public Python image; offline
-# (no registry) build it on the debootstrap base that `.ci/run` makes:
-#   docker build --build-arg BASE_IMAGE=fc-emulator/base:bookworm -t fc-emulator .
+# The emulator as a container (docker compose up).
+# Online, the base is the public Python image and pip installs the dependencies.
+# Offline (no registry, as in CI), build on the runtime image and bring the dependencies as wheels:
+#   fc-emulator images build --offline          # makes fc-emulator/runtime:latest
+#   pip wheel -w wheels .                        # the emulator's dependencies, built on the host
+#   FC_EMULATOR_BASE_IMAGE=fc-emulator/runtime:latest docker compose up
+# Wheels are unpacked with Python's own zipfile module, so the base needs no pip.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 WORKDIR /app
+COPY wheels/ /app/wheels/
 COPY pyproject.toml README.md ./
 COPY emulator ./emulator
 COPY runtimes ./runtimes
-RUN python3 -m venv /venv && /venv/bin/pip install --no-cache-dir .
-ENV PATH=/venv/bin:$PATH \
+RUN if ls /app/wheels/*.whl >/dev/null 2>&1; then \
+        for w in /app/wheels/*.whl; do python3 -m zipfile -e "$w" /app/site; done; \
+    else \
+        python3 -m pip install --no-cache-dir --target /app/site . ; \
+    fi && rm -rf /app/wheels
+ENV PYTHONPATH=/app/site:/app \
     FC_EMULATOR_HOST=0.0.0.0 \
     FC_EMULATOR_PORT=9000 \
     FC_EMULATOR_DATA_DIR=/data
 VOLUME /data
 EXPOSE 9000
-CMD ["fc-emulator", "serve"]
+CMD ["python3", "-m", "emulator", "serve"]
