@@ -124,7 +124,10 @@ def serve(settings: Settings) -> None:
 
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                access_log=False, server_header=False, date_header=False)
+                access_log=False, server_header=False, date_header=False,
+                # uvloop when installed (less CPU per call); h11, because httptools lower-cases header
+                # names and FC's SDKs read `Etag` and `X-Fc-Request-Id` case-sensitively (fc-api.md §0).
+                loop="auto", http="h11")
 
 
 def main(argv: list[str] | None = None) -> None:

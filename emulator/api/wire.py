@@ -3,7 +3,9 @@ casing, JSON bodies, Etag/If-Match, pagination parameters and qualifiers."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from functools import lru_cache
 from email.utils import formatdate
 from typing import Any
 
@@ -17,9 +19,22 @@ from emulator.store.resources import Page
 API_VERSIONS = ("2016-08-15", "2021-04-06")
 
 
+@lru_cache(maxsize=512)
 def go_canonical(name: str) -> str:
     """Go's CanonicalMIMEHeaderKey: x-fc-request-id -> X-Fc-Request-Id, etag -> Etag."""
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+@lru_cache(maxsize=512)
+def _canonical_bytes(name: bytes) -> bytes:
+    return go_canonical(name.decode("latin-1")).encode("latin-1")
+
+
+def _http_date(_cache=[0, b""]) -> bytes:  # noqa: B006 - a one-second cache of the Date header
+    now = int(time.time())
+    if _cache[0] != now:
+        _cache[0], _cache[1] = now, formatdate(now, usegmt=True).encode()
+    return _cache[1]
 
 
 class WireMiddleware:
@@ -41,13 +56,12 @@ class WireMiddleware:
                 headers = []
                 has_id = False
                 for k, v in message.get("headers", []):
-                    name = k.decode("latin-1")
-                    if name.lower() == "x-fc-request-id":
-                        has_id = True
-                    headers.append((go_canonical(name).encode("latin-1"), v))
+                    name = _canonical_bytes(k)
+                    has_id = has_id or name == b"X-Fc-Request-Id"
+                    headers.append((name, v))
                 if not has_id:
                     headers.append((b"X-Fc-Request-Id", request_id.encode()))
-                headers.append((b"Date", formatdate(usegmt=True).encode()))
+                headers.append((b"Date", _http_date()))
                 message = {**message, "headers": headers}
             await send(message)
 

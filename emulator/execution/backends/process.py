@@ -16,9 +16,10 @@ from emulator.execution.environment import instance_env
 from emulator.execution.logs import InstanceLog
 from emulator.execution.spec import InstanceSpec
 
-# Python reserves address space beyond what it uses (thread stacks, arenas): allow this much on top
-# of memorySize before RLIMIT_AS refuses an allocation.
+# Python reserves address space beyond what it uses: allow this much on top of memorySize before
+# RLIMIT_AS refuses an allocation, plus a thread stack (8 MB) per concurrent request.
 ADDRESS_SPACE_HEADROOM_MB = 512
+THREAD_STACK_MB = 8
 
 
 class ProcessBackend(Backend):
@@ -47,11 +48,14 @@ class ProcessBackend(Backend):
         tmp = workdir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         port = free_port()
+        # MALLOC_ARENA_MAX: glibc would reserve a 64 MB arena per thread, exhausting RLIMIT_AS under load.
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), "TMPDIR": str(tmp),
+               "MALLOC_ARENA_MAX": "2",
                **instance_env(spec, instance_id, code_path=str(spec.code_dir), port=port, host="127.0.0.1",
                               opt_path=str(spec.opt_dir) if spec.opt_dir else None)}
         cmd = self._command(spec)
-        limit = (spec.memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024 if spec.kind == "python" else None
+        headroom = ADDRESS_SPACE_HEADROOM_MB + THREAD_STACK_MB * spec.concurrency
+        limit = (spec.memory_mb + headroom) * 1024 * 1024 if spec.kind == "python" else None
 
         def limits():
             if limit:
