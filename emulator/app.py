@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulator import __version__, errors
 from emulator.api import control
+from emulator.api.invocations import InvokeFastPath
 from emulator.api.routes import mount_fc_api
 from emulator.api.wire import WireMiddleware, error_response
 from emulator.config import Settings
@@ -75,7 +76,8 @@ def create_app(settings: Settings) -> FastAPI:
         log.exception("internal error on %s %s", request.method, request.url.path)
         return error_response(request, errors.internal_error())
 
-    app.add_middleware(WireMiddleware)
+    app.add_middleware(InvokeFastPath)
+    app.add_middleware(WireMiddleware)  # added last = outermost: it wraps the fast path too
     app.include_router(control.router)
     mount_fc_api(app)
     return app

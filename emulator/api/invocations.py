@@ -1,12 +1,15 @@
 """InvokeFunction (fc-api.md §2.4): POST /services/{svc}[.{q}]/functions/{fn}/invocations."""
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator import errors
 from emulator.api.auth import Caller, authenticate
-from emulator.api.wire import split_qualifier
+from emulator.api.wire import error_response, split_qualifier
 from emulator.invocation.sync import Invocation, Outcome
 
 router = APIRouter(tags=["invocations"])
@@ -32,6 +35,10 @@ def outcome_headers(out: Outcome) -> dict[str, str]:
 
 @router.post("/services/{service}/functions/{function}/invocations")
 async def invoke_function(service: str, function: str, request: Request, caller: Caller = Depends(authenticate)):
+    return await handle_invoke(request, caller, service, function)
+
+
+async def handle_invoke(request: Request, caller: Caller, service: str, function: str) -> Response:
     svc, qualifier = split_qualifier(request, service)
     invocation_type = request.headers.get("x-fc-invocation-type") or "Sync"
     log_type = request.headers.get("x-fc-log-type") or "None"
@@ -56,3 +63,26 @@ async def invoke_function(service: str, function: str, request: Request, caller:
         headers["X-Fc-Log-Result"] = out.log_tail_b64()
     media = "application/json" if out.error_type else "application/octet-stream"
     return Response(content=out.body, status_code=200, headers=headers, media_type=media)
+
+
+_INVOKE_PATH = re.compile(r"^/(?:2016-08-15|2021-04-06)/services/([^/]+)/functions/([^/]+)/invocations$")
+
+
+class InvokeFastPath:
+    """InvokeFunction is the hot path: serve it without FastAPI's router and dependency machinery
+    (about half of the emulator's CPU per warm call). Same handler, same auth, same errors."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        m = scope["type"] == "http" and scope["method"] == "POST" and _INVOKE_PATH.match(scope["path"])
+        if not m:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)  # scope["app"] is the FastAPI app (Starlette sets it first)
+        try:
+            response = await handle_invoke(request, await authenticate(request), m.group(1), m.group(2))
+        except errors.FCError as exc:
+            response = error_response(request, exc)
+        await response(scope, receive, send)

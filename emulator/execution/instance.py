@@ -57,20 +57,35 @@ class Instance:
             self.ready.set()
 
     async def _wait_listening(self) -> None:
+        """Check the port whenever the instance prints something (our agents print their banner once
+        they listen), and otherwise at growing intervals, like FC's TCP check."""
         deadline = time.monotonic() + READINESS_BUDGET_S
         delay = 0.002
+        output = self.log.watch()
+        try:
+            await self._poll_listening(deadline, delay, output)
+        finally:
+            self.log.unwatch()
+
+    async def _poll_listening(self, deadline: float, delay: float, output: asyncio.Event) -> None:
+        checks = 0
         while True:
+            output.clear()
             if await asyncio.to_thread(self.backend.listening, self.started):
                 return
-            if not await asyncio.to_thread(self.backend.alive, self.started):
+            checks += 1
+            # liveness costs an engine call on Docker: ask every few checks only
+            if checks % 4 == 0 and not await asyncio.to_thread(self.backend.alive, self.started):
                 await asyncio.to_thread(self.log.ended.wait, 1)
                 raise StartFailed(f"the instance exited before it listened on port {self.started.port}.\n"
                                   f"Logs:\n{self.log.recent()}")
             if time.monotonic() > deadline:
                 raise StartFailed(f"Function instance health check failed on port {self.spec.ca_port} in "
                                   f"{READINESS_BUDGET_S} seconds.\nLogs:\n{self.log.recent()}")
-            await asyncio.sleep(delay)  # a readiness poll, like FC's TCP check
-            delay = min(delay * 2, 0.01)
+            try:
+                await asyncio.wait_for(output.wait(), delay)
+            except asyncio.TimeoutError:
+                delay = min(delay * 2, 0.02)
 
     async def _initialize(self, request_id: str) -> None:
         headers = request_headers(self.spec, request_id, "/initialize")

@@ -29,10 +29,23 @@ class InstanceLog:
         self._waiters: dict[str, list[asyncio.Future]] = {}
         self.tail: deque[str] = deque(maxlen=200)  # recent output, for start-up errors
         self.ended = threading.Event()
+        self._activity: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+
+    def watch(self) -> asyncio.Event:
+        """An event set whenever output arrives (agents print their banner once they listen)."""
+        event = asyncio.Event()
+        self._activity = (asyncio.get_running_loop(), event)
+        return event
+
+    def unwatch(self) -> None:
+        self._activity = None
 
     def feed(self, line: str) -> None:
         line = line.rstrip("\r\n")
         log.debug("[%s] %s", self.instance_id, line)
+        if self._activity is not None:
+            loop, event = self._activity
+            loop.call_soon_threadsafe(event.set)
         with self._lock:
             self.tail.append(line)
             m = _MARKER.match(line)
