@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -14,6 +16,7 @@ from emulator.api.invocations import InvokeFastPath
 from emulator.api.routes import mount_fc_api
 from emulator.api.wire import WireMiddleware, error_response
 from emulator.config import Settings
+from emulator.execution import provision
 from emulator.execution.agent import AgentClient
 from emulator.execution.artifacts import Artifacts
 from emulator.execution.pool import Pools
@@ -42,6 +45,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI):
         log.info("fc-emulator %s serving %s, data dir %s", __version__, settings.base_url, settings.data_dir)
         await pools.start()
+        restored = await anyio.to_thread.run_sync(provision.restore, app.state)
+        if restored:
+            log.info("pre-warming %d provisioned instance(s)", restored)
         yield
         await pools.close()
         db.close()

@@ -142,3 +142,47 @@ def docker_problem() -> str | None:
     finally:
         client.close()
     return None
+
+
+# ---- execution tests -----------------------------------------------------------------------------
+
+def write_zip(directory: Path, files: dict[str, str | bytes], executable: tuple[str, ...] = ()) -> str:
+    """A code package on disk (for codeZipFile); names in `executable` get mode 0755."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100755 if name in executable else 0o100644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, content)
+    path = Path(directory) / f"code-{next(_accounts)}.zip"
+    path.write_bytes(buf.getvalue())
+    return str(path)
+
+
+def deploy(client, directory: Path, files: dict, *, service: str = "svc", name: str = "fn",
+           runtime: str = "python3.10", handler: str = "index.handler", executable: tuple[str, ...] = (),
+           **kwargs) -> str:
+    """Create the service (once) and a function from `files`; returns the function name."""
+    import fc2.fc_exceptions
+    try:
+        client.create_service(service)
+    except fc2.fc_exceptions.FcError as exc:
+        if exc.err_code != "ServiceAlreadyExists":
+            raise
+    kwargs.setdefault("memorySize", 128)
+    kwargs.setdefault("timeout", 10)
+    client.create_function(service, name, runtime, handler,
+                           codeZipFile=write_zip(directory, files, executable), **kwargs)
+    return name
+
+
+def invoke_error(client, *args, **kwargs):
+    """Invoke expecting a function error (aliyun-fc2 raises FcError): (status, error JSON)."""
+    import json
+    import fc2.fc_exceptions
+    try:
+        client.invoke_function(*args, **kwargs)
+    except fc2.fc_exceptions.FcError as exc:
+        return exc.status_code, json.loads(exc.message)
+    raise AssertionError("the invocation succeeded")

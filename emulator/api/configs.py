@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from emulator import errors
 from emulator.api.context import Ctx, fc_ctx
 from emulator.api.wire import check_if_match, fc_json, json_body, no_content, page_params, paged, split_qualifier
+from emulator.execution import provision
 from emulator.model.configs import AsyncConfigBody, OnDemandBody, ProvisionBody
 from emulator.store import resources as res
 from emulator.store import snapshots
@@ -92,8 +93,8 @@ def provision_resource(account: str, svc: str, q: str, fn: str) -> str:
 
 
 def provisioned_instances(ctx: Ctx, resource: str) -> tuple[int, str]:
-    """(current, currentError) for a provision config: the instance manager fills this in later."""
-    return 0, ""
+    """(current, currentError) for a provision config: what the instance pool has ready."""
+    return provision.current(ctx.request.app.state, resource)
 
 
 def _provision_out(ctx: Ctx, body: dict, with_error: bool = False) -> dict:
@@ -124,6 +125,7 @@ def put_provision_config(service: str, function: str, ctx: Ctx = Depends(fc_ctx)
             res.insert(s, ctx.account, "provision", "", resource, data, errors.internal_error)
         else:
             res.update(s, row, data)
+    provision.apply(ctx.request.app.state, ctx.account, svc, q, function, req.target)
     return fc_json(_provision_out(ctx, data))
 
 

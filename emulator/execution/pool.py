@@ -36,6 +36,7 @@ class FunctionPool:
         self.agent = agent
         self.instances: list[Instance] = []
         self.revision: str | None = None
+        self.provision_error = ""  # why the last provisioned instance failed to start (currentError)
 
     def _retire_old(self, spec: InstanceSpec) -> None:
         if self.revision == spec.revision:
@@ -46,6 +47,8 @@ class FunctionPool:
             inst.retired = True
             if inst.inflight == 0:
                 asyncio.create_task(inst.stop())
+        for _ in range(sum(1 for inst in old if inst.provisioned and inst.alive)):  # provisioned: replaced
+            self._new_instance(spec, f"provision-{int(time.time() * 1000)}", provisioned=True)
 
     def _new_instance(self, spec: InstanceSpec, request_id: str, provisioned: bool = False) -> Instance:
         inst = Instance(spec, self.backend, self.agent, provisioned=provisioned)
@@ -60,7 +63,11 @@ class FunctionPool:
             if inst in self.instances:
                 self.instances.remove(inst)
             log.warning("instance %s of %s failed to start: %s", inst.id, "/".join(self.key[1:]), inst.error)
+            if inst.provisioned:
+                self.provision_error = str(inst.error)
         else:
+            if inst.provisioned:
+                self.provision_error = ""
             log.info("instance %s of %s started in %.0f ms", inst.id, "/".join(self.key[1:]),
                      (time.monotonic() - t0) * 1000)
 
@@ -134,6 +141,7 @@ class Pools:
         self.idle_timeout = idle_timeout
         self.max_instances = max_instances
         self.pools: dict[tuple, FunctionPool] = {}
+        self.provisioned: dict[str, tuple] = {}  # provision config resource -> pool key
         self._reaper: asyncio.Task | None = None
 
     def pool(self, key: tuple) -> FunctionPool:

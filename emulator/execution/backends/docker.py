@@ -141,6 +141,7 @@ class DockerBackend(Backend):
         except ImageNotFound:
             raise StartFailed(build_hint(args["image"])) from None
         except APIError as exc:
+            self._remove(args["name"])  # created but not started (e.g. the command can't be executed)
             raise StartFailed(f"the instance container could not be started: {exc.explanation or exc}") from None
         threading.Thread(target=_pump, args=(container, log_), name=f"log-{instance_id}", daemon=True).start()
         if self.network:
@@ -148,6 +149,12 @@ class DockerBackend(Backend):
         else:
             host, host_port = "127.0.0.1", args["ports"][f"{port}/tcp"][1]
         return Started(instance_id, host, host_port, log_, handle=container, extra={"port": port})
+
+    def _remove(self, name: str) -> None:
+        try:
+            self.client.containers.get(name).remove(force=True)
+        except (NotFound, APIError):
+            pass
 
     def alive(self, started: Started) -> bool:
         try:
@@ -196,14 +203,23 @@ class DockerBackend(Backend):
         args.pop("ports", None)
         args["environment"]["FC_CUSTOM_CONTAINER_EVENT"] = event.decode("utf-8", "replace")
         self._check_image(args["image"])
-        container = self.client.containers.run(**args)
-        pump = threading.Thread(target=_pump, args=(container, log_), daemon=True)
-        pump.start()
+        try:
+            container = self.client.containers.run(**args)
+        except APIError as exc:
+            self._remove(args["name"])
+            raise StartFailed(f"the container could not be started: {exc.explanation or exc}") from None
         try:
             result = container.wait(timeout=timeout)
             return int(result.get("StatusCode", 1))
         finally:
-            pump.join(2)
+            # The output is read once the run is over: attaching to a container that has already
+            # exited can hang, and the event's log would be lost.
+            try:
+                for line in container.logs(stdout=True, stderr=True).decode("utf-8", "replace").splitlines():
+                    log_.feed(line)
+            except (NotFound, APIError):
+                pass
+            log_.close()
             try:
                 container.remove(force=True)
             except (NotFound, APIError):
