@@ -9,6 +9,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 
 from emulator import errors
 from emulator.execution.agent import AgentGone, AgentResponse
@@ -38,7 +39,8 @@ class Invocation:
     want_log: bool = False
     retry_count: int = 0
     extra_headers: dict = field(default_factory=dict)  # tracing headers from the caller
-    kind: str = "sync"
+    kind: str = "sync"  # sync | async | destination | timer | http ...
+    started_at: float = field(default_factory=time.time)  # epoch seconds
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Outcome:
     code_checksum: str
     log_lines: list[str]
     instance: Instance | None = field(default=None, repr=False)
+    log_task: asyncio.Future | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -72,10 +75,17 @@ def _error_body(message: str) -> bytes:
     return json.dumps({"errorMessage": message}).encode()
 
 
+Listener = Callable[[Invocation, "Outcome"], Awaitable[None]]
+
+
 class Invoker:
     def __init__(self, targets: Targets, pools: Pools):
         self.targets = targets
         self.pools = pools
+        self.running = 0  # invocations in flight (sync and async), for "wait until idle"
+        # called after every invocation, off the caller's path (invocation records, destinations)
+        self.listeners: list[Listener] = []
+        self._tasks: set[asyncio.Task] = set()
 
     async def resolve(self, inv: Invocation):
         rnd = random.random()
@@ -86,6 +96,18 @@ class Invoker:
         return target
 
     async def invoke(self, inv: Invocation) -> Outcome:
+        self.running += 1
+        try:
+            out = await self._invoke(inv)
+        finally:
+            self.running -= 1
+        for listener in self.listeners:
+            task = asyncio.create_task(listener(inv, out))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return out
+
+    async def _invoke(self, inv: Invocation) -> Outcome:
         t0 = time.monotonic()
         target = await self.resolve(inv)
         spec = target.spec
@@ -167,9 +189,14 @@ class Invoker:
         return out
 
     async def collect_log(self, inv: Invocation, out: Outcome) -> list[str]:
-        """The invocation's log lines (between FC's markers), waiting briefly for the End marker."""
-        if out.instance is None:
-            return out.log_lines
-        await out.instance.log.wait_end(inv.request_id, LOG_WAIT_S)
-        out.log_lines = out.instance.log.take(inv.request_id)
+        """The invocation's log lines (between FC's markers), waiting briefly for the End marker.
+        Safe to call more than once (the Tail header and the invocation record both want them)."""
+        if out.log_task is None:
+            out.log_task = asyncio.ensure_future(self._collect_log(inv, out))
+        return await asyncio.shield(out.log_task)
+
+    async def _collect_log(self, inv: Invocation, out: Outcome) -> list[str]:
+        if out.instance is not None:
+            await out.instance.log.wait_end(inv.request_id, LOG_WAIT_S)
+            out.log_lines = out.instance.log.take(inv.request_id)
         return out.log_lines
