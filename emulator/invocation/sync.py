@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import random
 import time
@@ -12,18 +11,18 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from emulator import errors
-from emulator.execution.agent import AgentGone, AgentResponse
+from emulator.execution.agent import AgentGone
 from emulator.execution.backends.base import StartFailed
 from emulator.execution.environment import request_headers
 from emulator.execution.instance import InitializerFailed, Instance
 from emulator.execution.logs import InstanceLog
 from emulator.execution.pool import Pools
+from emulator.invocation.http import HttpRequest, http_request_for, http_result
+from emulator.invocation.results import UNHANDLED, Call, error_body, error_type
 from emulator.invocation.targets import Targets
 
 log = logging.getLogger("fc_emulator.invoke")
 
-UNHANDLED = "UnhandledInvocationError"
-HANDLED = "HandledInvocationError"
 TAIL_BYTES = 4096
 LOG_WAIT_S = 1.0  # how long to wait for a custom server's End marker once it has answered
 
@@ -40,6 +39,7 @@ class Invocation:
     retry_count: int = 0
     extra_headers: dict = field(default_factory=dict)  # tracing headers from the caller
     kind: str = "sync"  # sync | async | destination | timer | http ...
+    http: HttpRequest | None = None  # an HTTP-trigger request (then `payload` is its body)
     started_at: float = field(default_factory=time.time)  # epoch seconds
 
 
@@ -57,6 +57,8 @@ class Outcome:
     log_lines: list[str]
     instance: Instance | None = field(default=None, repr=False)
     log_task: asyncio.Future | None = field(default=None, repr=False)
+    http_status: int | None = None  # HTTP triggers: the function's own status and headers
+    http_headers: list[tuple[str, str]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -69,10 +71,6 @@ class Outcome:
 
     def log_tail_b64(self) -> str:
         return base64.b64encode(self.log_text().encode()[-TAIL_BYTES:]).decode()
-
-
-def _error_body(message: str) -> bytes:
-    return json.dumps({"errorMessage": message}).encode()
 
 
 Listener = Callable[[Invocation, "Outcome"], Awaitable[None]]
@@ -119,31 +117,39 @@ class Invoker:
         except StartFailed as exc:
             raise errors.FCError(412, "FunctionNotStarted", str(exc)) from None
         except InitializerFailed as exc:  # the instance was thrown away; the caller gets the error
-            body = exc.response.body if exc.response is not None else _error_body(exc.message)
+            body = exc.response.body if exc.response is not None else error_body(exc.message)
             return self._outcome(inv, spec, t0, body, UNHANDLED, cold=True, memory=0.0, instance=None)
-        broken = True
+        call = None
         try:
-            body, error_type, memory, broken = await self._call(lease.instance, spec, inv, t0)
+            call = await self._call(lease.instance, spec, inv, t0)
         finally:
-            pool.release(lease, broken=broken)
-        return self._outcome(inv, spec, t0, body, error_type, lease.cold, memory, lease.instance)
+            pool.release(lease, broken=call is None or call.broken)
+        out = self._outcome(inv, spec, t0, call.body, call.error_type, lease.cold, call.memory, lease.instance)
+        out.http_status, out.http_headers = call.http_status, call.http_headers
+        return out
 
-    async def _call(self, inst: Instance, spec, inv: Invocation, t0: float) -> tuple[bytes, str | None, float, bool]:
-        """(body, error type, max memory MB, whether the instance must be thrown away)."""
-        headers = {**request_headers(spec, inv.request_id, "/invoke", inv.retry_count), **inv.extra_headers,
-                   "content-type": "application/octet-stream"}
+    async def _call(self, inst: Instance, spec, inv: Invocation, t0: float) -> Call:
+        if inv.http is None:
+            method, path = "POST", "/invoke"
+            headers = {**request_headers(spec, inv.request_id, "/invoke", inv.retry_count), **inv.extra_headers,
+                       "content-type": "application/octet-stream"}
+        else:
+            method, path, headers = http_request_for(spec, inv)
         try:
-            r = await asyncio.wait_for(inst.call("POST", "/invoke", headers, inv.payload), spec.timeout)
+            r = await asyncio.wait_for(inst.call(method, path, headers, inv.payload), spec.timeout)
         except asyncio.TimeoutError:
             memory = inst.memory_mb()
-            return (_error_body(f"Function timed out after {spec.timeout} seconds (maxMemoryUsage: {memory:.2f}MB)"),
-                    UNHANDLED, memory, True)
+            return Call(error_body(f"Function timed out after {spec.timeout} seconds (maxMemoryUsage: {memory:.2f}MB)"),
+                        UNHANDLED, memory, broken=True)
         except AgentGone:
             memory = inst.memory_mb()
             ms = (time.monotonic() - t0) * 1000
-            return (_error_body(f"Process exited unexpectedly before completing request "
-                                f"(duration: {ms:.0f}ms, maxMemoryUsage: {memory:.0f}MB)"), UNHANDLED, memory, True)
-        return r.body, self._error_type(r), inst.memory_mb(r), False
+            return Call(error_body(f"Process exited unexpectedly before completing request "
+                                    f"(duration: {ms:.0f}ms, maxMemoryUsage: {memory:.0f}MB)"), UNHANDLED, memory,
+                        broken=True)
+        if inv.http is not None:
+            return http_result(spec, r, inst.memory_mb(r))
+        return Call(r.body, error_type(r), inst.memory_mb(r))
 
     async def _run_to_exit(self, inv: Invocation, spec, t0: float) -> Outcome:
         """custom-container, webServerMode false: one container run per event (runtimes.md §2.7).
@@ -157,25 +163,15 @@ class Invoker:
         except Exception as exc:  # noqa: BLE001 - the engine's wait timed out
             if "timed out" not in str(exc).lower() and "timeout" not in type(exc).__name__.lower():
                 raise
-            out = self._outcome(inv, spec, t0, _error_body(f"Function timed out after {spec.timeout} seconds "
+            out = self._outcome(inv, spec, t0, error_body(f"Function timed out after {spec.timeout} seconds "
                                                            f"(maxMemoryUsage: 0.00MB)"), UNHANDLED, True, 0.0, None)
             out.log_lines = list(log_.tail)
             return out
         body, error = (b"", None) if code == 0 else (
-            _error_body(f"Process exited unexpectedly with exit code {code}"), UNHANDLED)
+            error_body(f"Process exited unexpectedly with exit code {code}"), UNHANDLED)
         out = self._outcome(inv, spec, t0, body, error, True, 0.0, None)
         out.log_lines = list(log_.tail)
         return out
-
-    @staticmethod
-    def _error_type(r: AgentResponse) -> str | None:
-        """200 ok; 417 a handled error (Node callback(err)); anything else unhandled (runtimes.md §2.4, §3.2)."""
-        status = r.headers.get("x-fc-status") or str(r.status)
-        if status == "417":
-            return HANDLED
-        if not status.startswith("2"):
-            return UNHANDLED
-        return None
 
     def _outcome(self, inv: Invocation, spec, t0: float, body: bytes, error_type: str | None, cold: bool,
                  memory: float, instance: Instance | None) -> Outcome:
