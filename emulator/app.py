@@ -11,8 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulator import __version__, errors
-from emulator.api import control
+from emulator.api import control, emulator_destinations, emulator_invocations, emulator_triggers
 from emulator.api.invocations import InvokeFastPath
+from emulator.api.proxy import CustomDomains
 from emulator.api.routes import mount_fc_api
 from emulator.api.wire import WireMiddleware, error_response
 from emulator.config import Settings
@@ -21,10 +22,14 @@ from emulator.execution.agent import AgentClient
 from emulator.execution.artifacts import Artifacts
 from emulator.execution.pool import Pools
 from emulator.execution.select import make_backend
+from emulator.invocation.async_worker import AsyncInvoker
+from emulator.invocation.records import Recorder
 from emulator.invocation.sync import Invoker
 from emulator.invocation.targets import Targets
 from emulator.store.code import CodeStore
+from emulator.triggers.timer import TimerScheduler
 from emulator.store.db import Database
+from emulator.store.records import Records
 
 log = logging.getLogger("fc_emulator")
 
@@ -45,10 +50,17 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI):
         log.info("fc-emulator %s serving %s, data dir %s", __version__, settings.base_url, settings.data_dir)
         await pools.start()
+        await app.state.recorder.start()
         restored = await anyio.to_thread.run_sync(provision.restore, app.state)
         if restored:
             log.info("pre-warming %d provisioned instance(s)", restored)
+        await app.state.async_invoker.start()
+        app.state.timers = TimerScheduler(db, app.state.async_invoker)
+        await app.state.timers.start()
         yield
+        await app.state.timers.close()
+        await app.state.async_invoker.close()  # running events go back to the queue
+        await app.state.recorder.stop()
         await pools.close()
         db.close()
 
@@ -60,6 +72,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.backend = backend
     app.state.pools = pools
     app.state.invoker = Invoker(Targets(db, artifacts, settings), pools)
+    app.state.records = Records(db)
+    app.state.recorder = Recorder(app.state.records, app.state.invoker, settings.records_max_count,
+                                  settings.records_max_age)
+    app.state.invoker.listeners.append(app.state.recorder)
+    app.state.async_invoker = AsyncInvoker(db, app.state.invoker, settings)
 
     @app.exception_handler(errors.FCError)
     async def _fc_error(request: Request, exc: errors.FCError):
@@ -83,7 +100,11 @@ def create_app(settings: Settings) -> FastAPI:
         return error_response(request, errors.internal_error())
 
     app.add_middleware(InvokeFastPath)
+    app.add_middleware(CustomDomains)
     app.add_middleware(WireMiddleware)  # added last = outermost: it wraps the fast path too
     app.include_router(control.router)
+    app.include_router(emulator_invocations.router)
+    app.include_router(emulator_destinations.router)
+    app.include_router(emulator_triggers.router)
     mount_fc_api(app)
     return app

@@ -6,7 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-from emulator.config import Settings, default_data_dir, parse_access_keys, parse_pairs
+from emulator import records_cli
+from emulator.config import Settings, default_data_dir, parse_access_keys, parse_duration, parse_pairs
 
 
 def _env(name: str, default=None):
@@ -50,9 +51,22 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="Docker image for built-in and custom runtimes [FC_EMULATOR_RUNTIME_IMAGE]")
     p.add_argument("--runtime-images", action="append", default=[],
                    help="RUNTIME=IMAGE override, repeatable [FC_EMULATOR_RUNTIME_IMAGES, comma-separated]")
+    p.add_argument("--custom-domain-suffix", default=_env("CUSTOM_DOMAIN_SUFFIX", "localhost"),
+                   help="a Host of <domain>.<suffix> is routed to custom domain <domain> "
+                        "[FC_EMULATOR_CUSTOM_DOMAIN_SUFFIX]")
     p.add_argument("--docker-network", default=_env("DOCKER_NETWORK", ""),
                    help="reach instances over this Docker network (automatic when the emulator runs in a "
                         "container) [FC_EMULATOR_DOCKER_NETWORK]")
+    p.add_argument("--async-workers", type=int, default=int(_env("ASYNC_WORKERS", "8")),
+                   help="async events run at once [FC_EMULATOR_ASYNC_WORKERS]")
+    p.add_argument("--async-retry-base-delay", type=float, default=float(_env("ASYNC_RETRY_BASE_DELAY", "0.5")),
+                   help="seconds before the first async retry; each next one waits twice as long "
+                        "[FC_EMULATOR_ASYNC_RETRY_BASE_DELAY]")
+    p.add_argument("--records-max-count", type=int, default=int(_env("RECORDS_MAX_COUNT", "10000")),
+                   help="invocation records kept (the newest); 0 = no limit [FC_EMULATOR_RECORDS_MAX_COUNT]")
+    p.add_argument("--records-max-age", default=_env("RECORDS_MAX_AGE", "7d"),
+                   help="how long invocation records are kept: 3600, 30m, 12h, 7d; 0 = no limit "
+                        "[FC_EMULATOR_RECORDS_MAX_AGE]")
 
 
 def _add_images(sub: argparse._SubParsersAction) -> None:
@@ -110,6 +124,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         runtime_image=args.runtime_image,
         runtime_images=parse_pairs(([_env("RUNTIME_IMAGES")] if _env("RUNTIME_IMAGES") else []) + args.runtime_images),
         docker_network=args.docker_network,
+        custom_domain_suffix=args.custom_domain_suffix,
+        async_workers=args.async_workers,
+        async_retry_base_delay=args.async_retry_base_delay,
+        records_max_count=args.records_max_count,
+        records_max_age=parse_duration(args.records_max_age),
     )
 
 
@@ -135,10 +154,13 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
     _add_images(sub)
+    records_cli.add_parsers(sub, _env)
     args = parser.parse_args(argv)
     if args.command == "images":
         images(args)
         return
+    if args.command in records_cli.COMMANDS:
+        sys.exit(records_cli.run(args))
     if args.command == "serve":
         try:
             settings = settings_from_args(args)

@@ -38,6 +38,27 @@ def parse_access_keys(items: list[str]) -> dict[str, str]:
     return keys
 
 
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from `90`, `1.5`, `500ms`, `30s`, `10m`, `2h`, `7d` or `1w`."""
+    raw = text.strip().lower()
+    for unit in sorted(_UNITS, key=len, reverse=True):
+        if raw.endswith(unit) and raw[:-len(unit)].strip():
+            number, factor = raw[:-len(unit)].strip(), _UNITS[unit]
+            break
+    else:
+        number, factor = raw, 1
+    try:
+        value = float(number) * factor
+    except ValueError:
+        raise ValueError(f"expected a duration like 30s, 10m, 2h or 7d, got {text!r}") from None
+    if value < 0 or value != value:
+        raise ValueError(f"a duration must not be negative, got {text!r}")
+    return value
+
+
 @dataclass
 class Settings:
     host: str = "127.0.0.1"
@@ -61,10 +82,19 @@ class Settings:
     max_instances: int = 10  # per function version, unless its on-demand config says otherwise
     runtime_image: str = "fc-emulator/runtime:latest"  # the image for every built-in and custom runtime
     runtime_images: dict[str, str] = field(default_factory=dict)  # per-runtime overrides
+    custom_domain_suffix: str = "localhost"  # <domain>.localhost reaches custom domain <domain>
     docker_network: str = ""  # reach instances over this network instead of 127.0.0.1 (auto in a container)
+    # async invocations
+    async_workers: int = 8  # async events run at once
+    async_retry_base_delay: float = 0.5  # seconds; the n-th retry waits base * 2^(n-1) (FC: 0.5 s, 1 s, 2 s, ...)
+    # invocation records (/_emulator/invocations): kept up to this many, and this long
+    records_max_count: int = 10000
+    records_max_age: float = 7 * 86400.0  # seconds
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
+        if self.records_max_count < 0:
+            raise ValueError(f"--records-max-count must be 0 (no limit) or more, got {self.records_max_count}")
         if self.oss_dir is None:
             self.oss_dir = self.data_dir / "oss"
         self.oss_dir = Path(self.oss_dir)

@@ -130,3 +130,15 @@ def stateful_invocation_not_found(invocation_id: str) -> FCError:
 
 def async_invocation_stopped(invocation_id: str) -> FCError:
     return FCError(412, "AsyncInvocationStopped", f"stateful async invocation '{invocation_id}' is already stopped")
+
+
+# instances (fc-api.md §2.12)
+def instance_not_found(svc: str, fn: str, instance_id: str) -> FCError:
+    return FCError(404, "InstanceNotFound",
+                   f"instance '{instance_id}' does not exist in function '{fn}' of service '{svc}'")
+
+
+def stateful_invocation_exists(invocation_id: str) -> FCError:
+    # FC does not document this one; 409 like every other "already exists"
+    return FCError(409, "StatefulAsyncInvocationAlreadyExists",
+                   f"stateful async invocation '{invocation_id}' already exists")

@@ -7,7 +7,6 @@ import struct
 import zlib
 
 import pytest
-import requests
 from fc2.fc_exceptions import FcError
 
 from tests.helpers import deploy, fc_error, write_zip

@@ -15,6 +15,7 @@ from emulator.invocation.sync import Invocation, Outcome
 router = APIRouter(tags=["invocations"])
 
 SYNC_PAYLOAD_LIMIT = 32 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT = 128 * 1024  # fc-api.md §6
 EXPOSE_HEADERS = ("Date,x-fc-request-id,x-fc-error-type,x-fc-code-checksum,x-fc-invocation-duration,"
                   "x-fc-max-memory-usage,x-fc-log-result,x-fc-invocation-code-version,x-fc-instance-id")
 
@@ -40,13 +41,15 @@ async def invoke_function(service: str, function: str, request: Request, caller:
 
 async def handle_invoke(request: Request, caller: Caller, service: str, function: str) -> Response:
     svc, qualifier = split_qualifier(request, service)
-    invocation_type = request.headers.get("x-fc-invocation-type") or "Sync"
+    task_id = request.headers.get("x-fc-stateful-async-invocation-id")
+    # a stateful invocation id implies Async (the SDKs send both)
+    invocation_type = request.headers.get("x-fc-invocation-type") or ("Async" if task_id else "Sync")
     log_type = request.headers.get("x-fc-log-type") or "None"
     if invocation_type not in ("Sync", "Async"):
         raise errors.invalid_argument(
             f"InvocationType is set to an invalid value (allowed: Sync | Async, actual: '{invocation_type}')")
     if invocation_type == "Async":
-        raise errors.invalid_argument("asynchronous invocation is not available in this version of the emulator")
+        return await _handle_async(request, caller, svc, qualifier, function, log_type, task_id)
     if log_type not in ("Tail", "None"):
         raise errors.invalid_argument(f"LogType is set to an invalid value (allowed: Tail | None, actual: '{log_type}')")
     payload = await request.body()
@@ -63,6 +66,27 @@ async def handle_invoke(request: Request, caller: Caller, service: str, function
         headers["X-Fc-Log-Result"] = out.log_tail_b64()
     media = "application/json" if out.error_type else "application/octet-stream"
     return Response(content=out.body, status_code=200, headers=headers, media_type=media)
+
+
+async def _handle_async(request: Request, caller: Caller, svc: str, qualifier: str | None, function: str,
+                        log_type: str, task_id: str | None) -> Response:
+    """202 at once; the event is in the queue (emulator/invocation/async_worker.py)."""
+    if log_type != "None":
+        raise errors.invalid_argument(f"LogType is set to an invalid value (allowed: None, actual: '{log_type}')")
+    enable = (request.headers.get("x-fc-stateful-async-invocation-enable") or "").lower()
+    if enable not in ("", "true", "false"):
+        raise errors.invalid_argument(f"StatefulAsyncInvocationEnable is set to an invalid value (allowed: "
+                                      f"true | false, actual: '{enable}')")
+    payload = await request.body()
+    if len(payload) > ASYNC_PAYLOAD_LIMIT:
+        raise errors.entity_too_large(ASYNC_PAYLOAD_LIMIT)
+    request_id = request.state.request_id
+    task_id = await request.app.state.async_invoker.enqueue(
+        account=caller.account_id, service=svc, qualifier=qualifier, function=function, payload=payload,
+        request_id=request_id, headers={k: v for k, v in request.headers.items() if k.startswith("x-fc-tracing-")},
+        invocation_id=task_id, stateful_enable=None if not enable else enable == "true")
+    headers = {"X-Fc-Stateful-Async-Invocation-Id": task_id} if task_id else {}
+    return Response(status_code=202, headers=headers)
 
 
 _INVOKE_PATH = re.compile(r"^/(?:2016-08-15|2021-04-06)/services/([^/]+)/functions/([^/]+)/invocations$")

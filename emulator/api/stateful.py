@@ -1,13 +1,14 @@
 """Stateful async invocations ("async tasks", fc-api.md §2.10): list, get, stop, and the functions
 that have them enabled.
 
-The async worker owns the invocations themselves; this module reads them through the small store
-functions below (kind `stateful_invocation`, parent "svc/fn", name = invocationId, body = FC's
-Invocation object plus private "_" keys), so the worker only has to write those rows.
+The tasks are the async queue's rows with `stateful` set (emulator/store/async_queue.py); the async
+worker (emulator/invocation/async_worker.py) runs them and stops running ones.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import anyio.to_thread
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
@@ -15,14 +16,13 @@ from sqlalchemy.orm import Session
 from emulator import errors
 from emulator.api.context import Ctx, fc_ctx
 from emulator.api.wire import fc_json, page_params, split_qualifier
+from emulator.store import async_queue as queue
 from emulator.store import resources as res
 from emulator.store import snapshots
 
 router = APIRouter(tags=["stateful"])
 
-KIND = "stateful_invocation"
 STATUSES = ("Enqueued", "Dequeued", "Running", "Succeeded", "Failed", "Stopped", "Stopping", "Expired", "Invalid")
-FINISHED = ("Succeeded", "Failed", "Stopped", "Expired", "Invalid")
 
 
 @dataclass
@@ -76,51 +76,50 @@ def parse_query(request: Request, qualifier: str | None) -> InvocationQuery:
                            limit=p.limit, next_token=p.next_token)
 
 
-# --- store access (the async worker writes these rows) ---------------------------------------------
+# --- store access ---------------------------------------------------------------------------------
 
-def _public(body: dict, include_payload: bool) -> dict:
-    out = {k: v for k, v in body.items() if not k.startswith("_")}
-    if not include_payload:
-        out.pop("invocationPayload", None)
-    return out
+def _text(data: bytes | None) -> str:
+    return (data or b"").decode("utf-8", errors="replace")
+
+
+def render(ev: queue.AsyncEvent, include_payload: bool) -> dict:
+    """FC's Invocation object. startedTime is when the task was accepted (so queued tasks have one)."""
+    body = {
+        "serviceName": ev.service, "functionName": ev.function, "qualifier": ev.qualifier,
+        "invocationId": ev.invocation_id, "requestId": ev.request_id, "status": ev.status,
+        "startedTime": int(ev.enqueued_at * 1000),
+        "endTime": int(ev.ended_at * 1000) if ev.ended_at else None,
+        "durationMs": ev.duration_ms,
+        "alreadyRetriedTimes": max(0, ev.attempt - 1),
+        "instanceId": ev.instance_id or None,
+        "destinationStatus": ev.destination_status or None,
+        "invocationErrorMessage": ev.error_message if ev.status != queue.SUCCEEDED else None,
+        "returnPayload": _text(ev.result) if ev.status == queue.SUCCEEDED else None,
+        "events": list(ev.events or []),
+    }
+    if include_payload:
+        body["invocationPayload"] = _text(ev.payload)
+    return {k: v for k, v in body.items() if v is not None}
 
 
 def list_invocations(s: Session, account: str, svc: str, fn: str,
                      query: InvocationQuery) -> tuple[list[dict], str | None]:
-    """One page of a function's invocations, newest first unless asc; token = next page's first id."""
-    def keep(b: dict) -> bool:
-        started = b.get("startedTime") or 0
-        return ((query.qualifier is None or b.get("qualifier") == query.qualifier)
-                and b.get("invocationId", "").startswith(query.id_prefix)
-                and (query.status is None or b.get("status") == query.status)
-                and (query.started_begin is None or started >= query.started_begin)
-                and (query.started_end is None or started <= query.started_end))
-
-    bodies = [r.body for r in res.all_rows(s, account, KIND, f"{svc}/{fn}") if keep(r.body)]
-    bodies.sort(key=lambda b: (b.get("startedTime") or 0, b.get("invocationId", "")), reverse=query.order == "desc")
-    ids = [b["invocationId"] for b in bodies]
+    """One page of a function's tasks, newest first unless asc; token = next page's first id."""
+    rows = queue.list_tasks(s, account, svc, fn, qualifier=query.qualifier, id_prefix=query.id_prefix,
+                            status=query.status, started_begin=query.started_begin, started_end=query.started_end,
+                            order=query.order)
+    ids = [ev.invocation_id for ev in rows]
     start = ids.index(query.next_token) if query.next_token in ids else (len(ids) if query.next_token else 0)
-    page = bodies[start:start + query.limit]
+    page = rows[start:start + query.limit]
     token = ids[start + query.limit] if len(ids) > start + query.limit else None
-    return [_public(b, query.include_payload) for b in page], token
+    return [render(ev, query.include_payload) for ev in page], token
 
 
-def get_invocation(s: Session, account: str, svc: str, fn: str, invocation_id: str) -> res.ResourceRow:
-    return res.require(s, account, KIND, f"{svc}/{fn}", invocation_id,
-                       lambda: errors.stateful_invocation_not_found(invocation_id))
-
-
-def stop_invocation(s: Session, account: str, svc: str, fn: str, invocation_id: str) -> dict:
-    """Ask the worker to stop a task: it sees `Stopping` and finishes the job."""
-    row = get_invocation(s, account, svc, fn, invocation_id)
-    status = row.body.get("status")
-    if status == "Stopped":
-        raise errors.async_invocation_stopped(invocation_id)
-    if status in FINISHED:
-        raise errors.invalid_argument(f"stateful async invocation '{invocation_id}' has already finished "
-                                      f"(status: {status})")
-    row = res.update(s, row, {**row.body, "status": "Stopping"})
-    return _public(row.body, False)
+def get_invocation(s: Session, account: str, svc: str, fn: str, invocation_id: str) -> queue.AsyncEvent:
+    ev = queue.find_task(s, account, svc, fn, invocation_id)
+    if ev is None or not ev.stateful:
+        raise errors.stateful_invocation_not_found(invocation_id)
+    return ev
 
 
 # --- API -------------------------------------------------------------------------------------------
@@ -150,15 +149,19 @@ def list_stateful_async_invocations(service: str, function: str, ctx: Ctx = Depe
 def get_stateful_async_invocation(service: str, function: str, invocation_id: str, ctx: Ctx = Depends(fc_ctx)):
     with ctx.db.read() as s:
         svc, _ = _resolve(s, ctx, service, function)
-        row = get_invocation(s, ctx.account, svc, function, invocation_id)
-        return fc_json(_public(row.body, True))
+        return fc_json(render(get_invocation(s, ctx.account, svc, function, invocation_id), True))
 
 
 @router.put("/services/{service}/functions/{function}/stateful-async-invocations/{invocation_id}")
-def stop_stateful_async_invocation(service: str, function: str, invocation_id: str, ctx: Ctx = Depends(fc_ctx)):
-    with ctx.db.write() as s:
-        svc, _ = _resolve(s, ctx, service, function)
-        stop_invocation(s, ctx.account, svc, function, invocation_id)
+async def stop_stateful_async_invocation(service: str, function: str, invocation_id: str, ctx: Ctx = Depends(fc_ctx)):
+    """Queued: Stopped at once. Running: its call is cancelled and the instance thrown away (FC kills
+    it); answered once it is Stopped. Finished: 400 InvalidArgument; already stopped: 412."""
+    def check() -> str:
+        with ctx.db.read() as s:
+            return _resolve(s, ctx, service, function)[0]
+
+    svc = await anyio.to_thread.run_sync(check)
+    await ctx.request.app.state.async_invoker.stop(ctx.account, svc, function, invocation_id)
     return fc_json({})
 
 

@@ -93,7 +93,15 @@ def create_trigger(service: str, function: str, ctx: Ctx = Depends(fc_ctx), body
         _check_single_http(s, ctx, service, function, name, data)
         row = res.insert(s, ctx.account, "trigger", f"{service}/{function}", name, data, lambda: errors.already_exists(
             "TriggerAlreadyExists", f"trigger '{name}' already exists in function '{function}'"))
-        return fc_json(render(ctx, service, function, row), row.etag)
+    _fired_by_clock_changed(ctx, trigger_type)
+    return fc_json(render(ctx, service, function, row), row.etag)
+
+
+def _fired_by_clock_changed(ctx: Ctx, trigger_type: str) -> None:
+    """Timer jobs follow every create, update, delete and `enable` change at once."""
+    timers = getattr(ctx.request.app.state, "timers", None)
+    if trigger_type == "timer" and timers is not None:
+        timers.changed()
 
 
 @router.get("/services/{service}/functions/{function}/triggers")
@@ -138,7 +146,8 @@ def update_trigger(service: str, function: str, trigger: str, ctx: Ctx = Depends
         if data["triggerType"] == "eventbridge":
             data["sourceArn"] = _source_arn(ctx, service, function, trigger, data, None)
         row = res.update(s, row, data)
-        return fc_json(render(ctx, service, function, row), row.etag)
+    _fired_by_clock_changed(ctx, data["triggerType"])
+    return fc_json(render(ctx, service, function, row), row.etag)
 
 
 @router.delete("/services/{service}/functions/{function}/triggers/{trigger}")
@@ -147,4 +156,5 @@ def delete_trigger(service: str, function: str, trigger: str, ctx: Ctx = Depends
         row = _require_trigger(s, ctx, service, function, trigger)
         check_if_match(ctx.request, row.etag)
         res.delete(s, row)
+    _fired_by_clock_changed(ctx, row.body.get("triggerType", ""))
     return no_content()

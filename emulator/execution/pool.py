@@ -86,7 +86,11 @@ class FunctionPool:
             best, cold = self._new_instance(spec, request_id), True
         best.inflight += 1
         if not best.ready.is_set():
-            await best.ready.wait()
+            try:
+                await best.ready.wait()
+            except asyncio.CancelledError:  # a stopped async task gives its slot back
+                best.inflight -= 1
+                raise
         if best.error is not None:
             best.inflight -= 1
             raise best.error
@@ -152,6 +156,14 @@ class Pools:
 
     def find(self, key: tuple) -> FunctionPool | None:
         return self.pools.get(key)
+
+    def live_instances(self, key: tuple) -> list[Instance]:
+        """The started, ready instances of one function version (ListInstances, InstanceExec)."""
+        p = self.pools.get(key)
+        if p is None:
+            return []
+        return [i for i in list(p.instances)
+                if i.alive and not i.retired and i.ready.is_set() and i.started is not None]
 
     async def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap_forever())

@@ -137,14 +137,16 @@ def next_fires(expr: str | Schedule, after: datetime, count: int, tz: tzinfo | N
     """The next `count` fire times strictly after `after`, as aware UTC datetimes.
 
     Cron fields are read in the expression's CRON_TZ zone, else in `tz`, else UTC (FC's default).
-    A naive `after` is taken as UTC. `@every` fires at `after` (whole second) + interval, so the
-    scheduler passes the previous fire time. A schedule that can never fire (`0 0 0 31 2 *`) gives [].
+    A naive `after` is taken as UTC. `@every` fires at the multiples of its interval since the Unix
+    epoch, so every process computes the same moments (the scheduler's de-duplication relies on it).
+    A schedule that can never fire (`0 0 0 31 2 *`) gives [].
     """
     sched = expr if isinstance(expr, Schedule) else parse(expr)
     start = _aware(after)
     if sched.every is not None:
-        base = start.replace(microsecond=0)
-        return [(base + sched.every * (i + 1)).astimezone(UTC) for i in range(count)]
+        step = sched.every.total_seconds()
+        first = (int(start.timestamp() // step) + 1) * step
+        return [datetime.fromtimestamp(first + step * i, UTC) for i in range(count)]
     zone = sched.tz or tz or UTC
     it = croniter(sched.cron, start.astimezone(zone))
     out: list[datetime] = []
@@ -154,6 +156,21 @@ def next_fires(expr: str | Schedule, after: datetime, count: int, tz: tzinfo | N
     except (CroniterBadDateError, CroniterError):
         pass  # no further matching date (e.g. February 31st)
     return out
+
+
+def prev_fire(expr: str | Schedule, at: datetime, tz: tzinfo | None = None) -> datetime | None:
+    """The latest fire time at or before `at` (aware, UTC), or None."""
+    sched = expr if isinstance(expr, Schedule) else parse(expr)
+    moment = _aware(at)
+    if sched.every is not None:
+        step = sched.every.total_seconds()
+        return datetime.fromtimestamp(int(moment.timestamp() // step) * step, UTC)
+    zone = sched.tz or tz or UTC
+    it = croniter(sched.cron, (moment + timedelta(seconds=1)).replace(microsecond=0).astimezone(zone))
+    try:
+        return it.get_prev(datetime).astimezone(UTC)
+    except (CroniterBadDateError, CroniterError):
+        return None
 
 
 def next_fire(expr: str | Schedule, after: datetime, tz: tzinfo | None = None) -> datetime | None:

@@ -25,6 +25,35 @@ class StartFailed(Exception):
     """The instance could not be started; the message is shown to the caller."""
 
 
+class ExecSession(ABC):
+    """A command running inside an instance (InstanceExec, fc-api.md §2.12). Blocking calls:
+    the exec bridge runs them on threads of its own."""
+
+    @abstractmethod
+    def read(self) -> tuple[int, bytes] | None:
+        """The next output chunk as (1 stdout | 2 stderr, bytes); None once the output has ended."""
+
+    @abstractmethod
+    def write(self, data: bytes) -> None:
+        """Feed the command's stdin."""
+
+    @abstractmethod
+    def close_stdin(self) -> None:
+        ...
+
+    @abstractmethod
+    def resize(self, width: int, height: int) -> None:
+        """The terminal's size (tty sessions; ignored otherwise)."""
+
+    @abstractmethod
+    def wait(self) -> int | None:
+        """The exit status once the command has ended (None if unknown)."""
+
+    @abstractmethod
+    def kill(self) -> None:
+        """End the command and release its streams."""
+
+
 class Backend(ABC):
     name: str = "?"
 
@@ -52,6 +81,10 @@ class Backend(ABC):
         """custom-container with webServerMode false: one container run per event; its exit code."""
         raise errors.invalid_argument("custom-container functions need the Docker backend "
                                       "(fc-emulator serve --executor docker)")
+
+    def exec_start(self, started: Started, argv: list[str], tty: bool, stdin: bool) -> ExecSession:
+        """Run `argv` inside the instance, with its working folder and environment (InstanceExec)."""
+        raise errors.invalid_argument(f"the {self.name} backend cannot run commands in an instance")
 
     def cleanup_orphans(self) -> int:
         return 0
