@@ -149,6 +149,8 @@ async def exec_instance(ws: WebSocket, service: str, function: str, instance_id:
     except instance_exec.StartFailed as exc:
         await _finish(ws, error=str(exc))
         return
+    log.info("exec %s in instance %s ended: %s", opts.argv, instance_id,
+             f"exit status {result.exit_code}" if result.exit_code is not None else result.reason)
     await _finish(ws, exit_code=result.exit_code)
 
 

@@ -180,7 +180,7 @@ class AsyncInvoker:
     async def _on_invocation(self, inv: Invocation, out: Outcome) -> None:
         """A call finished, so an instance slot is free: the function's oldest throttled event may go."""
         key = (inv.account, inv.service, inv.function)
-        if key not in self._throttled:
+        if key not in self._throttled or not out.instance_id:  # a refused call freed no slot
             return
         woke = await asyncio.to_thread(self._write, queue.wake_throttled, *key)
         if woke:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import random
 import time
@@ -73,6 +74,13 @@ class Outcome:
         return base64.b64encode(self.log_text().encode()[-TAIL_BYTES:]).decode()
 
 
+def rejected(inv: Invocation, exc: errors.FCError) -> Outcome:
+    """An invocation the platform refused (429, 412): recorded with FC's error code as its error type."""
+    return Outcome(body=json.dumps(exc.body()).encode(), error_type=exc.code, instance_id="", cold=False,
+                   duration_ms=(time.time() - inv.started_at) * 1000, memory_mb=0.0, memory_size=0, version_id="",
+                   code_checksum="", log_lines=[])
+
+
 Listener = Callable[[Invocation, "Outcome"], Awaitable[None]]
 
 
@@ -97,13 +105,20 @@ class Invoker:
         self.running += 1
         try:
             out = await self._invoke(inv)
+        except errors.FCError as exc:
+            if exc.status in (412, 429):  # throttled, or the instance could not start: still an invocation
+                self._notify(inv, rejected(inv, exc))
+            raise
         finally:
             self.running -= 1
+        self._notify(inv, out)
+        return out
+
+    def _notify(self, inv: Invocation, out: Outcome) -> None:
         for listener in self.listeners:
             task = asyncio.create_task(listener(inv, out))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return out
 
     async def _invoke(self, inv: Invocation) -> Outcome:
         t0 = time.monotonic()
