@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulator import __version__, errors
-from emulator.api import control, emulator_destinations, emulator_invocations, emulator_triggers
+from emulator.api import control, emulator_destinations, emulator_events, emulator_invocations, emulator_triggers
 from emulator.api.invocations import InvokeFastPath
 from emulator.api.proxy import CustomDomains
 from emulator.api.routes import mount_fc_api
@@ -106,5 +106,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(emulator_invocations.router)
     app.include_router(emulator_destinations.router)
     app.include_router(emulator_triggers.router)
+    app.include_router(emulator_events.router)
     mount_fc_api(app)
     return app

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from emulator import records_cli
+from emulator import events_cli, records_cli
 from emulator.config import Settings, default_data_dir, parse_access_keys, parse_duration, parse_pairs
 
 
@@ -79,6 +79,43 @@ def _add_images(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--mirror", default="http://deb.debian.org/debian")
     b.add_argument("--if-missing", action="store_true", help="do nothing when the image is already there")
     isub.add_parser("list", help="show the runtime image and whether it is present")
+
+
+def _add_triggers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("triggers", help="act on the triggers of a running emulator")
+    tsub = p.add_subparsers(dest="triggers_command", required=True)
+    f = tsub.add_parser("fire", help="fire a Timer trigger now (an async invocation with FC's timer event)")
+    f.add_argument("service")
+    f.add_argument("function")
+    f.add_argument("trigger")
+    f.add_argument("--url", default=records_cli.default_url(),
+                   help="the emulator [FC_EMULATOR_URL, else http://127.0.0.1:$FC_EMULATOR_PORT]")
+    f.add_argument("--account-id", default=_env("ACCOUNT_ID"),
+                   help="the trigger's account; default: the emulator's [FC_EMULATOR_ACCOUNT_ID]")
+
+
+def triggers(args: argparse.Namespace) -> int:
+    """POST /_emulator/.../fire; prints `fired <requestId>`, or FC's error on stderr (exit 1)."""
+    import requests
+    from urllib.parse import quote
+
+    path = (f"/_emulator/services/{quote(args.service, safe='')}/functions/{quote(args.function, safe='')}"
+            f"/triggers/{quote(args.trigger, safe='')}/fire")
+    headers = {"X-Fc-Account-Id": args.account_id} if args.account_id else {}
+    try:
+        r = requests.post(args.url.rstrip("/") + path, headers=headers, timeout=60)
+    except requests.RequestException as exc:
+        print(f"cannot reach the emulator at {args.url}: {exc}", file=sys.stderr)
+        return 1
+    if r.status_code != 200:
+        try:
+            body = r.json()
+            print(f"{r.status_code} {body.get('ErrorCode')}: {body.get('ErrorMessage')}", file=sys.stderr)
+        except ValueError:
+            print(f"{r.status_code} {r.text[:300]}", file=sys.stderr)
+        return 1
+    print(f"fired {r.json()['requestId']}")
+    return 0
 
 
 def images(args: argparse.Namespace) -> None:
@@ -154,11 +191,17 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
     _add_images(sub)
+    _add_triggers(sub)
     records_cli.add_parsers(sub, _env)
+    events_cli.add_parsers(sub, _env)
     args = parser.parse_args(argv)
     if args.command == "images":
         images(args)
         return
+    if args.command == "triggers":
+        sys.exit(triggers(args))
+    if args.command in events_cli.COMMANDS:
+        sys.exit(events_cli.run(args))
     if args.command in records_cli.COMMANDS:
         sys.exit(records_cli.run(args))
     if args.command == "serve":
