@@ -149,7 +149,7 @@ def test_provision_config_prewarms(efc, tmp_path):
 
 
 def test_provision_on_an_alias(efc, tmp_path):
-    deploy(efc, tmp_path, {"index.py": COLD_PY})
+    deploy(efc, tmp_path, {"index.py": SLOW_PY})  # slow, so the two calls below overlap
     efc.publish_version("svc")
     efc.create_alias("svc", "prod", "1")
     efc.put_provision_config("svc", "prod", "fn", 2)
