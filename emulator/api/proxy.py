@@ -70,8 +70,12 @@ def http_response(out: Outcome) -> Response:
     if out.error_type:
         # A crashed or failing function: 502 with the function's error JSON (lower-case keys, §3 step 7).
         return Response(out.body, status_code=502, media_type="application/json")
+    headers = out.http_headers or []
+    if sum(len(k) + len(v) for k, v in headers) > HEADERS_LIMIT:  # runtimes.md §2.5
+        raise errors.FCError(502, "BadResponse", f"the function's response headers are too large (max: "
+                                                 f"{HEADERS_LIMIT} bytes)")
     response = Response(out.body, status_code=out.http_status or 200)
-    for k, v in out.http_headers or []:
+    for k, v in headers:
         response.headers.append(k, v)
     if "content-type" not in response.headers:
         response.headers["content-type"] = "application/octet-stream"
@@ -105,17 +109,26 @@ async def proxy(service: str, function: str, request: Request, rest: str = ""):
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0", ""}
 
 
-def route_for(routes: list[dict], path: str, method: str) -> dict | None:
-    """The route whose path matches, the longest pattern first; `/x/*` matches everything under /x."""
+def route_for(routes: list[dict], path: str) -> dict | None:
+    """The route whose path matches, the longest pattern first; `/x/*` matches /x and everything under it."""
     def matches(pattern: str) -> bool:
-        if pattern.endswith("*"):
+        if pattern.endswith("/*"):
             return path.startswith(pattern[:-1]) or path == pattern[:-2]
         return path == pattern
     for route in sorted(routes, key=lambda r: len(r.get("path") or ""), reverse=True):
-        if matches(route.get("path") or "") and (not route.get("methods") or
-                                                 method in [m.upper() for m in route["methods"]]):
+        if matches(route.get("path") or ""):
             return route
     return None
+
+
+def check_route_method(domain: dict, route: dict, method: str) -> None:
+    """The matched route's `methods` restrict it (no fall-through to a shorter route: paths are unique, so
+    the longest match is the route the user meant)."""
+    allowed = [m.upper() for m in route.get("methods") or []]
+    if allowed and method not in allowed:
+        raise errors.FCError(403, "FCCommonError", f"method '{method}' is not allowed by route '{route['path']}' of "
+                                                   f"custom domain '{domain['domainName']}' (allowed: "
+                                                   f"{', '.join(allowed)})")
 
 
 class CustomDomains:
@@ -143,6 +156,8 @@ class CustomDomains:
                 if row is not None:
                     found = {**row.body, "_account": row.account_id}
                     break
+        if len(self._cache) > 1024:  # any Host may be sent: keep the cache bounded
+            self._cache.clear()
         self._cache[host] = (generation, found)
         return found
 
@@ -168,10 +183,11 @@ class CustomDomains:
 
     async def _serve(self, request: Request, domain: dict) -> Response:
         path = request.url.path
-        route = route_for((domain.get("routeConfig") or {}).get("routes") or [], path, request.method)
+        route = route_for((domain.get("routeConfig") or {}).get("routes") or [], path)
         if route is None:
             raise errors.FCError(404, "RouteNotFound", f"no route of custom domain '{domain['domainName']}' "
                                                        f"matches {request.method} {path}")
+        check_route_method(domain, route, request.method)
         account, svc, fn = domain["_account"], route["serviceName"], route["functionName"]
         qualifier = route.get("qualifier") or None
         trigger = http_trigger(request, account, svc, qualifier, fn)

@@ -29,7 +29,10 @@ class AgentClient:
                                              enable_cleanup_closed=True)
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
                                                   skip_auto_headers=("User-Agent", "Accept-Encoding"),
-                                                  timeout=aiohttp.ClientTimeout(total=None))
+                                                  timeout=aiohttp.ClientTimeout(total=None),
+                                                  # HTTP-trigger answers carry up to 8 KB of the function's
+                                                  # headers, base64-encoded in one x-fc-http-params line
+                                                  max_line_size=65536, max_field_size=65536)
         return self._session
 
     async def request(self, method: str, host: str, port: int, path: str, headers: dict,

@@ -2,13 +2,15 @@
 several emulator processes share a data dir, and a restart knows what already fired."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, Integer, String, UniqueConstraint, func, select
+from sqlalchemy import DateTime, Integer, String, UniqueConstraint, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from emulator.store.db import Base
+
+KEEP = timedelta(hours=1)
 
 
 class TimerFiring(Base):
@@ -23,15 +25,19 @@ class TimerFiring(Base):
 
 
 def claim(s: Session, account: str, trigger: str, scheduled_at: datetime, request_id: str) -> bool:
-    """True for the one process that records this moment first."""
+    """True for the one process that records this moment first (call inside a write transaction)."""
     if s.scalar(select(TimerFiring.id).where(TimerFiring.account_id == account, TimerFiring.trigger == trigger,
                                              TimerFiring.scheduled_at == scheduled_at)) is not None:
         return False
-    s.add(TimerFiring(account_id=account, trigger=trigger, scheduled_at=scheduled_at, request_id=request_id))
     try:
-        s.flush()
+        with s.begin_nested():  # a savepoint: a lost race on a non-SQLite database leaves the session usable
+            s.add(TimerFiring(account_id=account, trigger=trigger, scheduled_at=scheduled_at, request_id=request_id))
     except IntegrityError:
         return False
+    # Older moments are never claimed again (the clock moves on): keep an hour, so the table stays small
+    # while the newest row (what a restart compares with) always stays.
+    s.execute(delete(TimerFiring).where(TimerFiring.account_id == account, TimerFiring.trigger == trigger,
+                                        TimerFiring.scheduled_at < scheduled_at - KEEP))
     return True
 
 

@@ -20,8 +20,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import select
 
+from emulator import errors
 from emulator.model import cron
+from emulator.store import resources as res
 from emulator.store import timers as firings
+from emulator.store.async_queue import QueueDB
 from emulator.store.db import Database
 from emulator.store.resources import ResourceRow
 
@@ -85,6 +88,7 @@ class TimerScheduler:
     def __init__(self, db: Database, async_invoker):
         self.db = db
         self.async_invoker = async_invoker
+        self.qdb = QueueDB(db)  # claims bypass Database.write(): they change no resource, so no cache goes stale
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._timers: dict[str, Timer] = {}
         self._generation = -1
@@ -146,7 +150,11 @@ class TimerScheduler:
             return
         last = await asyncio.to_thread(self._last_fired, timer)
         if last is None or last.replace(tzinfo=UTC) < moment:
-            await self.fire(timer, moment)
+            try:
+                await self.fire(timer, moment)
+            except errors.FCError as exc:
+                log.warning("timer %s could not catch up %s: %s %s", timer.key, moment.isoformat(), exc.code,
+                            exc.message)
 
     def _last_fired(self, timer: Timer):
         with self.db.read() as s:
@@ -157,18 +165,35 @@ class TimerScheduler:
         if timer is None:
             return
         moment = cron.prev_fire(timer.expression, datetime.now(UTC))  # the latest due moment (coalesced)
-        if moment is not None:
+        if moment is None:
+            return
+        try:
             await self.fire(timer, moment)
+        except errors.FCError as exc:  # e.g. the trigger's alias was deleted: FC would not invoke either
+            log.warning("timer %s could not fire for %s: %s %s", key, moment.isoformat(), exc.code, exc.message)
+
+    def _claim(self, timer: Timer, moment: datetime, request_id: str) -> bool | None:
+        """Record the moment as fired: True; False when another process recorded it first; None when the
+        trigger is no longer this enabled timer (changed or deleted through another process since our last
+        reconcile), so that a disable takes effect at once in every process."""
+        with self.qdb.write() as s:
+            row = res.get(s, timer.account, "trigger", f"{timer.service}/{timer.function}", timer.name)
+            if row is None or row.body.get("triggerType") != "timer":
+                return None
+            now = timer_of(row)
+            if not now.enabled or now.expression != timer.expression:
+                return None
+            return firings.claim(s, timer.account, timer.trigger_path, moment.replace(tzinfo=None), request_id)
 
     async def fire(self, timer: Timer, moment: datetime, claim: bool = True) -> str | None:
-        """Enqueue one firing; returns its request id, or None when another process fired it."""
+        """Enqueue one firing; returns its request id, or None when it did not fire (another process fired
+        this moment, or the trigger changed under us)."""
         request_id = str(uuid.uuid4())
         if claim:
-            def claim_it() -> bool:
-                with self.db.write() as s:
-                    return firings.claim(s, timer.account, timer.trigger_path, moment.replace(tzinfo=None),
-                                         request_id)
-            if not await asyncio.to_thread(claim_it):
+            claimed = await asyncio.to_thread(self._claim, timer, moment, request_id)
+            if claimed is None:
+                self._wake.set()  # our jobs are stale: reconcile now
+            if not claimed:
                 return None
         await self.async_invoker.enqueue(account=timer.account, service=timer.service, qualifier=timer.qualifier,
                                          function=timer.function, payload=timer_event(timer, moment),
