@@ -211,3 +211,20 @@ def test_versions_and_weighted_aliases(efc, tmp_path):
     assert call("LATEST") == (b"3", "LATEST")
     seen = {call("canary") for _ in range(40)}
     assert seen == {(b"one", "1"), (b"two", "2")}
+
+
+def test_layers_are_importable(efc, exec_server, tmp_path):
+    # A layer's python/ folder is on sys.path (runtimes.md §1): /opt in Docker, its copy on the host.
+    import requests
+    from tests.helpers import zip_b64
+    layer = requests.post(exec_server.url + "/2016-08-15/layers/mylib/versions",
+                          headers={"X-Fc-Account-Id": efc.account_id},
+                          json={"code": {"zipFile": zip_b64({"python/mylib.py": "WHO = 'from a layer'\n"})},
+                                "compatibleRuntime": ["python3.10"]})
+    assert layer.status_code == 200, layer.text
+    deploy(efc, tmp_path, {"index.py": "import mylib\ndef handler(event, context):\n    return mylib.WHO\n"})
+    # aliyun-fc2 has no `layers` parameter: set it with UpdateFunction over plain HTTP
+    r = requests.put(exec_server.url + "/2016-08-15/services/svc/functions/fn",
+                     headers={"X-Fc-Account-Id": efc.account_id}, json={"layers": [layer.json()["arn"]]})
+    assert r.status_code == 200, r.text
+    assert efc.invoke_function("svc", "fn").data == b"from a layer"

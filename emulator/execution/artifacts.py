@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
 from pathlib import Path
 
 from emulator.store.code import CodeStore
+from emulator.store.folders import build_once
 
 RUNTIMES_SRC = Path(__file__).resolve().parents[2] / "runtimes"
 
@@ -25,19 +25,13 @@ class Artifacts:
         for p in files:
             digest.update(str(p.relative_to(RUNTIMES_SRC)).encode())
             digest.update(p.read_bytes())
-        target = self.data_dir / "runtimes" / digest.hexdigest()[:16]
-        if not target.exists():
-            tmp = Path(tempfile.mkdtemp(dir=self.data_dir, prefix=".runtimes-"))
+
+        def copy(tmp: Path) -> None:
             for p in files:
                 dest = tmp / p.relative_to(RUNTIMES_SRC)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(p, dest)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                tmp.rename(target)
-            except OSError:
-                shutil.rmtree(tmp, ignore_errors=True)
-        return target
+        return build_once(self.data_dir / "runtimes" / digest.hexdigest()[:16], copy)
 
     def code_dir(self, checksum: str) -> Path:
         return self.code.extract(checksum)
@@ -46,15 +40,9 @@ class Artifacts:
         """Layers merged into one folder; on a name clash the layer listed first wins (runtimes.md §1)."""
         if not layer_checksums:
             return None
-        target = self.data_dir / "opt" / hashlib.sha256("#".join(layer_checksums).encode()).hexdigest()[:16]
-        if target.exists():
-            return target
-        tmp = Path(tempfile.mkdtemp(dir=self.data_dir, prefix=".opt-"))
-        for checksum in reversed(layer_checksums):
-            shutil.copytree(self.code.extract(checksum), tmp, symlinks=True, dirs_exist_ok=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            tmp.rename(target)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return target
+
+        def merge(tmp: Path) -> None:
+            for checksum in reversed(layer_checksums):
+                shutil.copytree(self.code.extract(checksum), tmp, symlinks=True, dirs_exist_ok=True)
+        return build_once(self.data_dir / "opt" / hashlib.sha256("#".join(layer_checksums).encode()).hexdigest()[:16],
+                          merge)

@@ -19,6 +19,7 @@ import fastcrc
 
 from emulator import errors
 from emulator.config import Settings
+from emulator.store.folders import build_once
 
 
 def crc64(data: bytes) -> str:
@@ -155,27 +156,19 @@ class CodeStore:
 
     def extract(self, checksum: str) -> Path:
         """The package unpacked under code/unpacked/<checksum>/ (done once; used by execution)."""
-        target = self.root / "unpacked" / checksum
-        if target.exists():
-            return target
-        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".unpack-"))
-        with zipfile.ZipFile(self.path(checksum)) as zf:
-            for info in zf.infolist():
-                dest = tmp / info.filename
-                mode = (info.external_attr >> 16) & 0o7777
-                if stat.S_ISLNK(info.external_attr >> 16):
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    os.symlink(zf.read(info).decode(), dest)
-                    continue
-                zf.extract(info, tmp)
-                if mode and not info.is_dir():
-                    os.chmod(dest, mode | 0o444)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another thread unpacked it first
-            pass
-        return target
+        def unpack(tmp: Path) -> None:
+            with zipfile.ZipFile(self.path(checksum)) as zf:
+                for info in zf.infolist():
+                    dest = tmp / info.filename
+                    mode = (info.external_attr >> 16) & 0o7777
+                    if stat.S_ISLNK(info.external_attr >> 16):
+                        dest.parent.mkdir(parents=True, exist_ok=True)
+                        os.symlink(zf.read(info).decode(), dest)
+                        continue
+                    zf.extract(info, tmp)
+                    if mode and not info.is_dir():
+                        os.chmod(dest, mode | 0o444)
+        return build_once(self.root / "unpacked" / checksum, unpack)
 
     # ---- download URLs (GetFunctionCode) ------------------------------------------------
 
