@@ -5,7 +5,7 @@ import os
 import pytest
 import requests
 
-from tests.helpers import AK_ID, AK_SECRET, Server, docker_problem, fc_client, new_account
+from tests.helpers import AK_ID, AK_SECRET, Server, async_server, docker_problem, fc_client, new_account
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +65,17 @@ def exec_server(backend, tmp_path_factory):
 def efc(exec_server, account):
     """aliyun-fc2 against the executing server, in a fresh account."""
     return fc_client(exec_server, account)
+
+
+@pytest.fixture(scope="session")
+def aserver(backend, tmp_path_factory):
+    """An emulator on `backend` with a short async retry back-off (0.1 s, 0.2 s, ...)."""
+    srv = async_server(tmp_path_factory.mktemp(f"async-{backend}") / "fc", backend)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def afc(aserver, account):
+    """aliyun-fc2 against the async-testing server, in a fresh account."""
+    return fc_client(aserver, account)

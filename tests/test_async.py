@@ -9,7 +9,7 @@ import pytest
 import requests
 from fc2.fc_exceptions import FcError
 
-from tests.helpers import (async_server, deploy, fc_client, fc_error, invoke_async, stateful_task,
+from tests.helpers import (deploy, fc_error, invoke_async, stateful_task,
                            wait_async_idle)
 
 V1 = "/2016-08-15"
@@ -19,16 +19,6 @@ BOOM = {"index.py": "def handler(event, context):\n    raise Exception('boom ' +
 SLOW_BOOM = {"index.py": "import time\ndef handler(event, context):\n    time.sleep(0.6)\n    raise Exception('slow')\n"}
 
 
-@pytest.fixture(scope="session")
-def aserver(backend, tmp_path_factory):
-    srv = async_server(tmp_path_factory.mktemp(f"async-{backend}") / "fc", backend)
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def afc(aserver, account):
-    return fc_client(aserver, account)
 
 
 def fn_arn(account: str, fn: str, svc: str = "svc") -> str:
