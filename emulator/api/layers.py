@@ -125,12 +125,8 @@ def list_layers(ctx: Ctx = Depends(fc_ctx)):
         if not public:
             heads, token = res.page(s, ctx.account, "layer", "", p)
         else:
-            lower = p.next_token or p.start_key
-            heads = [h for h in res.all_rows(s, ctx.account, "layer", "")
-                     if h.body.get("acl") == ACL_PUBLIC and h.name.startswith(p.prefix)
-                     and (not lower or h.name >= lower)]
-            token = heads[p.limit].name if len(heads) > p.limit else None
-            heads = heads[:p.limit]
+            heads, token = res.page_in_memory([h for h in res.all_rows(s, ctx.account, "layer", "")
+                                               if h.body.get("acl") == ACL_PUBLIC], lambda h: h.name, p)
         items = []
         for head in heads:
             versions = _versions(s, ctx, head.name)

@@ -6,6 +6,7 @@ from fastapi.responses import Response
 
 from emulator import errors
 from emulator.api.auth import account_of, verify
+from emulator.api.invocations import SYNC_PAYLOAD_LIMIT
 from emulator.api.wire import split_qualifier
 from emulator.invocation.http import HttpRequest
 from emulator.invocation.sync import Invocation, Outcome
@@ -15,7 +16,6 @@ from emulator.store import snapshots
 router = APIRouter(tags=["http triggers"])
 
 METHODS = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"]
-SYNC_BODY_LIMIT = 32 * 1024 * 1024
 PATH_QUERY_LIMIT = 4096
 HEADERS_LIMIT = 8192
 
@@ -40,8 +40,8 @@ def check_limits(request: Request, body: bytes) -> None:
     size = sum(len(k) + len(v) for k, v in request.headers.raw)
     if size > HEADERS_LIMIT:
         raise errors.invalid_argument(f"the request headers are too large (max: {HEADERS_LIMIT} bytes)")
-    if len(body) > SYNC_BODY_LIMIT:
-        raise errors.entity_too_large(SYNC_BODY_LIMIT)
+    if len(body) > SYNC_PAYLOAD_LIMIT:
+        raise errors.entity_too_large(SYNC_PAYLOAD_LIMIT)
 
 
 async def check_access(request: Request, trigger: dict) -> None:
@@ -165,7 +165,8 @@ class CustomDomains:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").rsplit(":", 1)[0].lower()
+        raw = next((v for k, v in scope["headers"] if k == b"host"), b"")  # on every request: keep it cheap
+        host = raw.decode("latin-1").rsplit(":", 1)[0].lower()
         if host in _LOCAL_HOSTS or host.replace(".", "").isdigit():
             await self.app(scope, receive, send)
             return

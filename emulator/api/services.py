@@ -43,10 +43,8 @@ def list_services(ctx: Ctx = Depends(fc_ctx)):
         # Tag filters are AND; an empty value matches any value of that key (§2.2).
         matching = [r for r in res.all_rows(s, ctx.account, "service", "")
                     if _tags_match(r.body.get("_tags", {}), tags)]
-    lower = p.next_token or p.start_key
-    matching = [r for r in matching if r.name.startswith(p.prefix) and (not lower or r.name >= lower)]
-    token = matching[p.limit].name if len(matching) > p.limit else None
-    return fc_json(paged("services", [r.out() for r in matching[:p.limit]], token))
+    rows, token = res.page_in_memory(matching, lambda r: r.name, p)
+    return fc_json(paged("services", [r.out() for r in rows], token))
 
 
 def _tags_match(have: dict, want: dict) -> bool:

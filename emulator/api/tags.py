@@ -82,11 +82,9 @@ def get_resource_tags(ctx: Ctx = Depends(fc_ctx)):
 @router.get("/tags")
 def list_tagged_resources(ctx: Ctx = Depends(fc_ctx)):
     p = page_params(ctx.request)
-    lower = p.next_token or p.start_key
     with ctx.db.read() as s:
-        rows = [r for r in res.all_rows(s, ctx.account, "service", "")
-                if r.body.get("_tags") and (not lower or r.name >= lower)]
-    token = rows[p.limit].name if len(rows) > p.limit else None
+        tagged = [r for r in res.all_rows(s, ctx.account, "service", "") if r.body.get("_tags")]
+    rows, token = res.page_in_memory(tagged, lambda r: r.name, p)
     items = [{"resourceArn": full_arn(ctx.settings.region, ctx.account, r.name), "tags": dict(r.body["_tags"])}
-             for r in rows[:p.limit]]
+             for r in rows]
     return fc_json(paged("resources", items, token))

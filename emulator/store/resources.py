@@ -151,6 +151,15 @@ def page(s: Session, account: str, kind: str, parent: str, p: Page) -> tuple[lis
     return rows, None
 
 
+def page_in_memory(items: list, name: Callable[[object], str], p: Page) -> tuple[list, str | None]:
+    """`page` for items already filtered and sorted by name in Python (tag filters, snapshots)."""
+    lower = p.next_token or p.start_key
+    items = [i for i in items if name(i).startswith(p.prefix) and (not lower or name(i) >= lower)]
+    if len(items) > p.limit:
+        return items[:p.limit], name(items[p.limit])
+    return items, None
+
+
 def next_id(s: Session, account: str, scope: str, name: str) -> int:
     """A per-scope sequence that never reuses a number (version ids, layer versions)."""
     row = get(s, account, "counter", scope, name)

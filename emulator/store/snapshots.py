@@ -48,12 +48,8 @@ class Snapshot:
         if self._frozen_functions is None:
             rows, token = res.page(s, self.account, "function", self.service, p)
             return [r.out() for r in rows], token
-        names = sorted(n for n in self._frozen_functions if n.startswith(p.prefix))
-        lower = p.next_token or p.start_key
-        if lower:
-            names = [n for n in names if n >= lower]
-        token = names[p.limit] if len(names) > p.limit else None
-        return [dict(self._frozen_functions[n]["body"]) for n in names[:p.limit]], token
+        names, token = res.page_in_memory(sorted(self._frozen_functions), lambda n: n, p)
+        return [dict(self._frozen_functions[n]["body"]) for n in names], token
 
 
 def freeze(s: Session, account: str, service_row: res.ResourceRow) -> dict:
