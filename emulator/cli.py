@@ -47,8 +47,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="seconds before an idle instance is reclaimed [FC_EMULATOR_INSTANCE_IDLE_TIMEOUT]")
     p.add_argument("--max-instances", type=int, default=int(_env("MAX_INSTANCES", "10")),
                    help="instances per function version without an on-demand config [FC_EMULATOR_MAX_INSTANCES]")
-    p.add_argument("--runtime-image", default=_env("RUNTIME_IMAGE", "fc-emulator/runtime:latest"),
-                   help="Docker image for built-in and custom runtimes [FC_EMULATOR_RUNTIME_IMAGE]")
+    p.add_argument("--runtime-image", default=_env("RUNTIME_IMAGE", ""),
+                   help="one Docker image for every runtime, instead of each runtime's own fc-emulator/<runtime> [FC_EMULATOR_RUNTIME_IMAGE]")
     p.add_argument("--runtime-images", action="append", default=[],
                    help="RUNTIME=IMAGE override, repeatable [FC_EMULATOR_RUNTIME_IMAGES, comma-separated]")
     p.add_argument("--custom-domain-suffix", default=_env("CUSTOM_DOMAIN_SUFFIX", "localhost"),

@@ -80,7 +80,7 @@ class Settings:
     executor: str = "auto"  # auto | docker | process
     instance_idle_timeout: float = 300.0  # seconds an idle instance is kept warm
     max_instances: int = 10  # per function version, unless its on-demand config says otherwise
-    runtime_image: str = "fc-emulator/runtime:latest"  # the image for every built-in and custom runtime
+    runtime_image: str = ""  # one image for every runtime, instead of each runtime's own (catalog)
     runtime_images: dict[str, str] = field(default_factory=dict)  # per-runtime overrides
     custom_domain_suffix: str = "localhost"  # <domain>.localhost reaches custom domain <domain>
     docker_network: str = ""  # reach instances over this network instead of 127.0.0.1 (auto in a container)

@@ -5,9 +5,11 @@ import asyncio
 import time
 import uuid
 
+from emulator.execution import catalog
 from emulator.execution.agent import AgentClient, AgentGone, AgentResponse
 from emulator.execution.backends.base import Backend, Started, StartFailed
 from emulator.execution.environment import request_headers
+from emulator.execution.launch import not_runnable_message
 from emulator.execution.logs import InstanceLog
 from emulator.execution.spec import InstanceSpec
 
@@ -46,6 +48,8 @@ class Instance:
     async def start(self, request_id: str) -> None:
         """Start the server, wait until it listens, run the initializer; sets `ready` either way."""
         try:
+            if not catalog.runnable(self.spec.runtime):
+                raise StartFailed(not_runnable_message(self.spec.runtime))
             self.started = await asyncio.to_thread(self.backend.start, self.spec, self.id, self.log)
             await self._wait_listening()
             if self.spec.initializer and self.spec.kind != "container":

@@ -5,9 +5,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emulator.model import runtimes
-
-AGENT_KINDS = ("python", "nodejs")
+from emulator.execution import catalog
 
 
 @dataclass(frozen=True)
@@ -38,14 +36,14 @@ class InstanceSpec:
 
     @property
     def kind(self) -> str:
-        """python | nodejs | custom (the user's server) | container (a custom container)."""
-        if self.runtime == runtimes.CONTAINER:
-            return "container"
-        if self.runtime in runtimes.PYTHON:
-            return "python"
-        if self.runtime in runtimes.NODEJS:
-            return "nodejs"
-        return "custom"
+        """The runtime's family (catalog): python | nodejs | go1 | java | php | dotnet (our agents),
+        custom (the user's server) | container (a custom container)."""
+        return catalog.family(self.runtime)
+
+    @property
+    def builtin_agent(self) -> bool:
+        """Served by one of our agents, which take HTTP-trigger calls as x-fc-http-params (runtimes.md §3.2)."""
+        return self.kind in catalog.BUILTIN_AGENTS
 
     @property
     def web_server_mode(self) -> bool:
@@ -58,10 +56,7 @@ class InstanceSpec:
 
 
 def start_command(function: dict) -> tuple[str, ...]:
-    """The custom runtime's server command (runtimes.md §2.1); go1 runs the handler binary."""
-    runtime = function.get("runtime")
-    if runtime == "go1":
-        return (f"/code/{function.get('handler') or 'main'}",)
+    """The custom runtime's server command (runtimes.md §2.1)."""
     cfg = function.get("customRuntimeConfig") or {}
     command = list(cfg.get("command") or []) + list(cfg.get("args") or [])
     return tuple(command) or ("/code/bootstrap",)

@@ -59,7 +59,7 @@ def http_request_for(spec: InstanceSpec, inv) -> tuple[str, str, list[tuple[str,
     """(method, path, headers) of the request that carries `inv.http` to this instance."""
     req: HttpRequest = inv.http
     fc = request_headers(spec, inv.request_id, "/http-invoke", inv.retry_count)
-    if spec.kind in ("python", "nodejs"):
+    if spec.builtin_agent:
         content_type = next((v for k, v in req.headers if k.lower() == "content-type"), "application/octet-stream")
         fc.update({"x-fc-control-path": "/invoke", "x-fc-http-params": http_params(req),
                    "content-type": content_type})
@@ -75,7 +75,7 @@ def http_request_for(spec: InstanceSpec, inv) -> tuple[str, str, list[tuple[str,
 
 def http_result(spec: InstanceSpec, r: AgentResponse, memory: float) -> Call:
     """The function's HTTP response, or its error."""
-    if spec.kind in ("python", "nodejs"):
+    if spec.builtin_agent:
         encoded = r.headers.get("x-fc-http-params")
         if r.status != 200 or not encoded:
             return Call(r.body, error_type(r) or "UnhandledInvocationError", memory)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from emulator.config import Settings
 from emulator.execution.artifacts import Artifacts
+from emulator.execution import catalog
 from emulator.execution.spec import InstanceSpec, start_command
 from emulator.model import runtimes
 from emulator.store import layers as layer_store
@@ -97,6 +98,6 @@ class Targets:
             ca_port=int(fn.get("caPort") or 9000), code_checksum=fn.get("codeChecksum") or "",
             revision=f"{snap.service_etag}:{fn_etag}", env=dict(fn.get("environmentVariables") or {}),
             code_dir=code_dir, opt_dir=self.artifacts.opt_dir(layer_sums),
-            command=start_command(fn) if runtime not in runtimes.PYTHON + runtimes.NODEJS else (),
+            command=start_command(fn) if catalog.family(runtime) == catalog.CUSTOM else (),
             container=fn.get("customContainerConfig") if runtime == runtimes.CONTAINER else None,
             log_project=log_config.get("project", ""), log_store=log_config.get("logstore", ""))

@@ -11,10 +11,5 @@ CONTAINER = "custom-container"
 ALL = PYTHON + NODEJS + CUSTOM + OTHER + (CONTAINER,)
 
 
-def is_custom(runtime: str) -> bool:
-    """Runtimes whose instance is the user's own HTTP server (runtimes.md §2)."""
-    return runtime in CUSTOM or runtime == CONTAINER or runtime == "go1"
-
-
 def invalid_runtime_message(runtime: str) -> str:
     return f"Runtime is set to an invalid value (allowed: {' | '.join(ALL)}, actual: '{runtime}')"

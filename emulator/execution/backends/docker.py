@@ -20,10 +20,12 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.utils.socket import frames_iter
 
 from emulator.config import Settings
+from emulator.execution import catalog
 from emulator.execution.artifacts import Artifacts
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
 from emulator.execution.environment import instance_env
 from emulator.execution.logs import InstanceLog
+from emulator.execution.launch import agent_command
 from emulator.execution.spec import InstanceSpec, container_command
 
 log = logging.getLogger("fc_emulator.docker")
@@ -37,10 +39,11 @@ class DockerUnavailable(Exception):
     pass
 
 
-def build_hint(image: str) -> str:
-    return (f"the Docker image '{image}' is not present. Build the runtime image with "
-            f"`fc-emulator images build` (offline: `fc-emulator images build --offline`), or map another image "
-            f"with --runtime-image / --runtime-images RUNTIME=IMAGE")
+def build_hint(image: str, runtime: str = "") -> str:
+    what = runtime or "RUNTIME"
+    return (f"the Docker image '{image}' is not present. Build it with `fc-emulator images build {what}` "
+            f"(offline: `fc-emulator images build --offline {what}`), or map another image "
+            f"with --runtime-images {what}=IMAGE")
 
 
 class DockerBackend(Backend):
@@ -86,15 +89,16 @@ class DockerBackend(Backend):
     def image_for(self, spec: InstanceSpec) -> str:
         if spec.kind == "container":
             return spec.container.get("image", "")
-        return self.settings.runtime_images.get(spec.runtime, self.settings.runtime_image)
+        return (self.settings.runtime_images.get(spec.runtime) or self.settings.runtime_image
+                or catalog.get(spec.runtime).image)
 
-    def _check_image(self, image: str) -> None:
+    def _check_image(self, image: str, runtime: str) -> None:
         if image in self._images_seen:
             return
         try:
             self.client.images.get(image)
         except ImageNotFound:
-            raise StartFailed(build_hint(image)) from None
+            raise StartFailed(build_hint(image, runtime)) from None
         self._images_seen.add(image)
 
     def _labels(self, instance_id: str, spec: InstanceSpec) -> dict[str, str]:
@@ -116,10 +120,8 @@ class DockerBackend(Backend):
                                      opt_path="/opt" if spec.opt_dir else None),
             volumes=volumes, tmpfs={"/tmp": f"rw,size={TMP_SIZE},mode=1777"}, mem_limit=mem, memswap_limit=mem,
             stdin_open=False, tty=False)
-        if spec.kind == "python":
-            args.update(command=["python3", "-W", "ignore", "/var/fc/runtime/python/agent.py"], working_dir="/code")
-        elif spec.kind == "nodejs":
-            args.update(command=["node", f"--max-old-space-size={spec.memory_mb}", "/var/fc/runtime/nodejs/agent.js"],
+        if spec.builtin_agent:
+            args.update(command=agent_command(spec, catalog.get(spec.runtime).interpreter, "/var/fc/runtime"),
                         working_dir="/code")
         elif spec.kind == "custom":
             args.update(command=list(spec.command), working_dir="/code")
@@ -138,11 +140,11 @@ class DockerBackend(Backend):
     def start(self, spec: InstanceSpec, instance_id: str, log_: InstanceLog) -> Started:
         args = self._container_args(spec, instance_id)
         port = args.pop("_port")
-        self._check_image(args["image"])
+        self._check_image(args["image"], spec.runtime)
         try:
             container = self.client.containers.run(**args)
         except ImageNotFound:
-            raise StartFailed(build_hint(args["image"])) from None
+            raise StartFailed(build_hint(args["image"], spec.runtime)) from None
         except APIError as exc:
             self._remove(args["name"])  # created but not started (e.g. the command can't be executed)
             raise StartFailed(f"the instance container could not be started: {exc.explanation or exc}") from None
@@ -205,7 +207,7 @@ class DockerBackend(Backend):
         args.pop("_port")
         args.pop("ports", None)
         args["environment"]["FC_CUSTOM_CONTAINER_EVENT"] = event.decode("utf-8", "replace")
-        self._check_image(args["image"])
+        self._check_image(args["image"], spec.runtime)
         try:
             container = self.client.containers.run(**args)
         except APIError as exc:

@@ -16,8 +16,10 @@ import termios
 import threading
 from pathlib import Path
 
+from emulator.execution import interpreters
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
 from emulator.execution.environment import instance_env
+from emulator.execution.launch import agent_command
 from emulator.execution.logs import InstanceLog
 from emulator.execution.spec import InstanceSpec
 
@@ -35,13 +37,8 @@ class ProcessBackend(Backend):
         self.runtimes_dir = runtimes_dir
 
     def _command(self, spec: InstanceSpec) -> list[str]:
-        if spec.kind == "python":
-            return [sys.executable, "-W", "ignore", str(self.runtimes_dir / "python" / "agent.py")]
-        if spec.kind == "nodejs":
-            node = shutil.which("node")
-            if not node:
-                raise StartFailed("the process backend needs `node` on PATH to run Node.js functions")
-            return [node, f"--max-old-space-size={spec.memory_mb}", str(self.runtimes_dir / "nodejs" / "agent.js")]
+        if spec.builtin_agent:
+            return agent_command(spec, interpreters.resolve(spec), str(self.runtimes_dir))
         code = str(spec.code_dir)
         return [code + arg[len("/code"):] if arg == "/code" or arg.startswith("/code/") else arg
                 for arg in spec.command]

@@ -1,0 +1,22 @@
+"""The command line that starts an instance's agent, the same on both backends: the Docker backend
+passes the interpreter inside the runtime's image and /var/fc/runtime, the process backend the
+interpreter it found on the host (interpreters.py) and its own copy of runtimes/."""
+from __future__ import annotations
+
+from emulator.execution import catalog
+from emulator.execution.spec import InstanceSpec
+
+
+def agent_command(spec: InstanceSpec, interpreter: str, runtimes_dir: str) -> list[str]:
+    """The agent's argv for a built-in runtime; custom runtimes run `spec.command` instead."""
+    kind = spec.kind
+    if kind == catalog.PYTHON:
+        return [interpreter, "-W", "ignore", f"{runtimes_dir}/python/agent.py"]
+    if kind == catalog.NODEJS:
+        return [interpreter, f"--max-old-space-size={spec.memory_mb}", f"{runtimes_dir}/nodejs/agent.js"]
+    raise ValueError(f"no agent for runtime {spec.runtime}")
+
+
+def not_runnable_message(runtime: str) -> str:
+    return (f"the runtime '{runtime}' cannot run in fc-emulator yet: its agent is not part of this version "
+            f"(see the README's runtime table)")
