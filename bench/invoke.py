@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import http.client
 import os
 import shlex
@@ -37,15 +38,43 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from tests.helpers import Server, fc_client, free_port, zip_b64  # noqa: E402
+from tests.helpers import Server, fc_client, free_port, write_zip  # noqa: E402
 
 ACCOUNT = "1888000000000001"
 RUNTIME = "python3.9"
-HANDLER_CODE = {"index.py": "def handler(event, context):\n    return 'ok'\n"}
-PAYLOAD = b'{"k": "v"}'
-IMAGE = os.environ.get("FC_EMULATOR_RUNTIME_IMAGE", "fc-emulator/runtime:latest")
+PAYLOAD = b'{"name": "v"}'
 BENCH_LABEL = "fc-emulator-bench"
 MEMORY_MB = 128
+GO1_FIXTURE = ROOT.parent / "shared" / "fixtures" / "go1" / "event-main"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A trivial function of one runtime family: its files (name -> text or bytes), handler, initializer."""
+    runtime: str
+    files: dict
+    handler: str
+    initializer: str = ""
+
+
+def workload(runtime: str) -> Workload:
+    if runtime.startswith("python"):
+        return Workload(runtime, {"index.py": "def handler(event, context):\n    return 'ok'\n"}, "index.handler")
+    if runtime.startswith("nodejs"):
+        return Workload(runtime, {"index.js": "exports.handler = function (event, context, callback) {\n"
+                                              "  callback(null, 'ok');\n};\n"}, "index.handler")
+    if runtime == "go1":  # a real go1 binary built with FC's Go SDK (shared/fixtures/go1)
+        return Workload(runtime, {"event-main": GO1_FIXTURE.read_bytes()}, "event-main", "")
+    raise SystemExit(f"no bench workload for runtime {runtime}")
+
+
+def spec_for(w: Workload, code_dir: Path):
+    """An InstanceSpec like the emulator's, to start the agent the way the backend does."""
+    from emulator.execution.spec import InstanceSpec
+    return InstanceSpec(account=ACCOUNT, region="cn-hangzhou", service="s", function="f", qualifier="LATEST",
+                        version_id="LATEST", runtime=w.runtime, handler=w.handler, initializer=w.initializer,
+                        timeout=3, initialization_timeout=3, memory_mb=MEMORY_MB, concurrency=1, ca_port=9000,
+                        code_checksum="", revision="", code_dir=code_dir)
 
 TARGETS = {"warm_p50": 3.0, "overhead": 1.0, "cold_ratio": 1.3, "tput32": 500.0}
 
@@ -93,12 +122,12 @@ def series(call, profile: Profile, warmup: int = 30) -> list[float]:
 # ------------------------------------------------------------------ the agent, started by hand
 
 
-def agent_headers(request_id: str, function: str = "f") -> dict[str, str]:
+def agent_headers(request_id: str, function: str = "f", handler: str = "index.handler") -> dict[str, str]:
     """What the emulator sends with /invoke (docs/runtime-protocol.md)."""
     return {
         "x-fc-request-id": request_id, "x-fc-access-key-id": "local-access-key-id",
         "x-fc-access-key-secret": "local-access-key-secret", "x-fc-security-token": "",
-        "x-fc-function-name": function, "x-fc-function-handler": "index.handler",
+        "x-fc-function-name": function, "x-fc-function-handler": handler,
         "x-fc-function-memory": str(MEMORY_MB), "x-fc-function-timeout": "3", "x-fc-function-initializer": "",
         "x-fc-initialization-timeout": "3", "x-fc-region": "cn-hangzhou", "x-fc-account-id": ACCOUNT,
         "x-fc-qualifier": "LATEST", "x-fc-version-id": "", "x-fc-service-name": "s",
@@ -107,13 +136,13 @@ def agent_headers(request_id: str, function: str = "f") -> dict[str, str]:
     }
 
 
-def agent_env(code_dir: str, port: int, host: str, tmp: str | None = None) -> dict[str, str]:
+def agent_env(w: Workload, code_dir: str, port: int, host: str, tmp: str | None = None) -> dict[str, str]:
     env = {
         "LANG": "C.UTF-8", "FC_FUNC_CODE_PATH": code_dir, "FC_SERVER_PORT": str(port), "FC_SERVER_HOST": host,
         "FC_CUSTOM_LISTEN_PORT": str(port), "FC_ACCOUNT_ID": ACCOUNT, "FC_REGION": "cn-hangzhou",
-        "FC_SERVICE_NAME": "s", "FC_FUNCTION_NAME": "f", "FC_FUNCTION_HANDLER": "index.handler",
+        "FC_SERVICE_NAME": "s", "FC_FUNCTION_NAME": "f", "FC_FUNCTION_HANDLER": w.handler,
         "FC_FUNCTION_MEMORY_SIZE": str(MEMORY_MB), "FC_QUALIFIER": "LATEST", "FC_INSTANCE_ID": "bench",
-        "FC_RUNTIME": RUNTIME, "ALIBABA_CLOUD_ACCESS_KEY_ID": "local-access-key-id",
+        "FC_RUNTIME": w.runtime, "ALIBABA_CLOUD_ACCESS_KEY_ID": "local-access-key-id",
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "local-access-key-secret", "ALIBABA_CLOUD_SECURITY_TOKEN": "",
     }
     if tmp:
@@ -121,13 +150,13 @@ def agent_env(code_dir: str, port: int, host: str, tmp: str | None = None) -> di
     return env
 
 
-def first_answer(port: int, budget: float = 60) -> None:
+def first_answer(port: int, handler: str, budget: float = 60) -> None:
     """Poll until the agent answers an /invoke (docker-proxy accepts before the agent listens)."""
     deadline = time.monotonic() + budget
     while time.monotonic() < deadline:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
-            conn.request("POST", "/invoke", body=PAYLOAD, headers=agent_headers("first"))
+            conn.request("POST", "/invoke", body=PAYLOAD, headers=agent_headers(uuid.uuid4().hex, handler=handler))
             r = conn.getresponse()
             r.read()
             if r.status == 200:
@@ -141,39 +170,53 @@ def first_answer(port: int, budget: float = 60) -> None:
 
 
 class Agent:
-    """One runtime agent with the handler, started like the backend starts it."""
+    """One runtime agent with the handler, started like the backend starts it (same command line, image,
+    environment and mounts), with no emulator in between."""
 
-    def __init__(self, backend: str, work: Path):
+    def __init__(self, backend: str, work: Path, w: Workload):
         self.backend = backend
+        self.w = w
         self.code = work / f"code-{uuid.uuid4().hex[:6]}"
         self.code.mkdir(parents=True)
-        for name, text in HANDLER_CODE.items():
-            (self.code / name).write_text(text)
+        for name, content in w.files.items():
+            path = self.code / name
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+                path.chmod(0o755)
+            else:
+                path.write_text(content)
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.container = None
 
     def start(self) -> float:
         """Start it and wait for its first answer; the seconds that took (the bare start)."""
+        from emulator.execution import catalog, interpreters
+        from emulator.execution.launch import agent_command
+
+        spec = spec_for(self.w, self.code)
+        if self.backend == "process":
+            argv = agent_command(spec, interpreters.resolve(spec), str(ROOT / "runtimes"))
+        else:
+            argv = agent_command(spec, catalog.get(self.w.runtime).interpreter, "/var/fc/runtime")
         t = time.perf_counter()
         if self.backend == "process":
             tmp = self.code.parent / (self.code.name + "-tmp")
             tmp.mkdir(exist_ok=True)
             self.proc = subprocess.Popen(
-                [sys.executable, "-W", "ignore", str(ROOT / "runtimes" / "python" / "agent.py")],
-                cwd=self.code, env=agent_env(str(self.code), self.port, "127.0.0.1", str(tmp)),
+                argv, cwd=self.code, env=agent_env(self.w, str(self.code), self.port, "127.0.0.1", str(tmp)),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True)
         else:
             self.container = docker_client().containers.run(
-                IMAGE, ["python3", "-W", "ignore", "/var/fc/runtime/python/agent.py"], detach=True,
+                image_of(self.w.runtime), argv, detach=True,
                 name=f"fc-bench-{uuid.uuid4().hex[:10]}", labels={BENCH_LABEL: "1"},
-                environment=agent_env("/code", 9000, "0.0.0.0"), working_dir="/code",
+                environment=agent_env(self.w, "/code", 9000, "0.0.0.0"), working_dir="/code",
                 volumes={str(self.code): {"bind": "/code", "mode": "ro"},
                          str(ROOT / "runtimes"): {"bind": "/var/fc/runtime", "mode": "ro"}},
                 tmpfs={"/tmp": "rw,size=512m,mode=1777"}, mem_limit=f"{MEMORY_MB}m",
                 memswap_limit=f"{MEMORY_MB}m", ports={"9000/tcp": ("127.0.0.1", self.port)})
-        first_answer(self.port)
+        first_answer(self.port, self.w.handler)
         return time.perf_counter() - t
 
     def stop(self) -> None:
@@ -192,6 +235,11 @@ class Agent:
 
 
 _docker = None
+
+
+def image_of(runtime: str) -> str:
+    from emulator.execution import catalog
+    return os.environ.get("FC_EMULATOR_RUNTIME_IMAGE") or catalog.get(runtime).image
 
 
 def docker_client():
@@ -319,6 +367,16 @@ def client_ceiling(profile: Profile) -> float:
 
 
 @dataclass
+class Family:
+    """One runtime's figures: cold start against a bare start, warm p50 against the direct agent."""
+    runtime: str
+    cold: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+    raw: list[float] = field(default_factory=list)
+    direct: list[float] = field(default_factory=list)
+
+
+@dataclass
 class Results:
     backend: str
     sdk: list[float] = field(default_factory=list)
@@ -329,26 +387,72 @@ class Results:
     tput: dict[int, float] = field(default_factory=dict)
     direct_tput32: float = 0.0
     server_cpu: float = 0.0  # the emulator's CPU ms per warm raw-HTTP call
+    families: dict[str, Family] = field(default_factory=dict)
 
 
-def create_function(http: requests.Session, url: str, name: str, concurrency: int = 1) -> None:
+def create_function(http: requests.Session, url: str, name: str, w: Workload, work: Path,
+                    concurrency: int = 1) -> None:
+    executable = tuple(n for n, c in w.files.items() if isinstance(c, bytes))
+    code = base64.b64encode(Path(write_zip(work, w.files, executable)).read_bytes()).decode()
     r = http.post(f"{url}/2016-08-15/services/s/functions", json={
-        "functionName": name, "runtime": RUNTIME, "handler": "index.handler", "memorySize": MEMORY_MB,
-        "timeout": 3, "instanceConcurrency": concurrency, "code": {"zipFile": zip_b64(HANDLER_CODE)}})
+        "functionName": name, "runtime": w.runtime, "handler": w.handler, "memorySize": MEMORY_MB,
+        "timeout": 3, "instanceConcurrency": concurrency, "code": {"zipFile": code}})
     r.raise_for_status()
 
 
-def run_backend(backend: str, profile: Profile, work: Path, server_args: list[str], hold: float) -> Results:
+def cold_vs_bare(backend: str, http: requests.Session, server: Server, w: Workload, work: Path, samples: int,
+                 cold: list[float], bare: list[float]) -> None:
+    """The first call of a fresh function, then a bare start of the same agent, `samples` times."""
+    caller = RawCaller(server.port, "/", EMULATOR_HEADERS)
+    try:
+        for i in range(samples):
+            name = f"cold-{w.runtime.replace('.', '-')}-{i}"
+            create_function(http, server.url, name, w, work)
+            caller.path = emulator_path(name)
+            t = time.perf_counter()
+            caller()
+            cold.append((time.perf_counter() - t) * 1000)
+            http.delete(f"{server.url}/2016-08-15/services/s/functions/{name}")
+            agent = Agent(backend, work, w)
+            try:
+                bare.append(agent.start() * 1000)
+            finally:
+                agent.stop()
+    finally:
+        caller.close()
+
+
+def warm_vs_direct(backend: str, http: requests.Session, server: Server, w: Workload, work: Path,
+                   profile: Profile, fam: Family) -> None:
+    name = f"warm-{w.runtime.replace('.', '-')}"
+    create_function(http, server.url, name, w, work)
+    raw = RawCaller(server.port, emulator_path(name), EMULATOR_HEADERS)
+    fam.raw = series(raw, profile)
+    raw.close()
+    agent = Agent(backend, work, w)
+    agent.start()
+    try:
+        direct = RawCaller(agent.port, "/invoke", agent_headers(str(uuid.uuid4()), handler=w.handler))
+        fam.direct = series(direct, profile)
+        direct.close()
+    finally:
+        agent.stop()
+
+
+def run_backend(backend: str, profile: Profile, work: Path, server_args: list[str], hold: float,
+                runtimes: list[str]) -> Results:
     res = Results(backend)
     data = work / backend / "data"
     data.mkdir(parents=True)
+    work = work / backend
     server = Server(data, "--executor", backend, *server_args).start(60)
     http = requests.Session()
     http.headers["X-Fc-Account-Id"] = ACCOUNT
+    main = workload(RUNTIME)
     try:
         http.post(f"{server.url}/2016-08-15/services", json={"serviceName": "s"}).raise_for_status()
-        create_function(http, server.url, "f")
-        create_function(http, server.url, "f32", concurrency=32)
+        create_function(http, server.url, "f", main, work)
+        create_function(http, server.url, "f32", main, work, concurrency=32)
 
         # 1. warm latency through the emulator
         print(f"[{backend}] warm latency via aliyun-fc2 and raw HTTP", file=sys.stderr)
@@ -368,7 +472,7 @@ def run_backend(backend: str, profile: Profile, work: Path, server_args: list[st
 
         # 2. the floor: straight to an agent
         print(f"[{backend}] direct agent", file=sys.stderr)
-        agent = Agent(backend, work / backend)
+        agent = Agent(backend, work, main)
         agent.start()
         try:
             direct = RawCaller(agent.port, "/invoke", agent_headers(str(uuid.uuid4())))
@@ -380,26 +484,20 @@ def run_backend(backend: str, profile: Profile, work: Path, server_args: list[st
 
         # 3. cold start against a bare start of the agent
         print(f"[{backend}] cold start x{profile.cold_samples}", file=sys.stderr)
-        cold_caller = RawCaller(server.port, "/", EMULATOR_HEADERS)
-        for i in range(profile.cold_samples):
-            name = f"cold{i}"
-            create_function(http, server.url, name)
-            cold_caller.path = emulator_path(name)
-            t = time.perf_counter()
-            cold_caller()
-            res.cold.append((time.perf_counter() - t) * 1000)
-            http.delete(f"{server.url}/2016-08-15/services/s/functions/{name}")
-            bare = Agent(backend, work / backend)
-            try:
-                res.bare.append(bare.start() * 1000)
-            finally:
-                bare.stop()
-        cold_caller.close()
+        cold_vs_bare(backend, http, server, main, work, profile.cold_samples, res.cold, res.bare)
 
         # 4. throughput through the emulator, instanceConcurrency 32
         for c in (1, 8, 32):
             print(f"[{backend}] throughput at concurrency {c}", file=sys.stderr)
             res.tput[c] = throughput(server.port, emulator_path("f32"), EMULATOR_HEADERS, c, profile)
+
+        # 5. per runtime family: cold start and warm p50, each against its own floor
+        for runtime in runtimes:
+            print(f"[{backend}] {runtime}: cold start x{profile.cold_samples}, warm latency", file=sys.stderr)
+            w, fam = workload(runtime), Family(runtime)
+            cold_vs_bare(backend, http, server, w, work, profile.cold_samples, fam.cold, fam.bare)
+            warm_vs_direct(backend, http, server, w, work, profile, fam)
+            res.families[runtime] = fam
     finally:
         server.stop()
     return res
@@ -445,13 +543,31 @@ def table(results: list[Results], ceiling: float) -> str:
     return "\n".join(rows)
 
 
+def family_table(results: list[Results]) -> str:
+    """Per runtime: cold start against a bare start of the same agent, warm p50 against the direct agent."""
+    cols = [r.backend for r in results]
+    rows = ["| runtime | metric | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for runtime in results[0].families:
+        fams = [r.families[runtime] for r in results]
+        cells = [f"{statistics.median(f.cold):.0f} / {statistics.median(f.bare):.0f} = "
+                 f"{statistics.median(f.cold) / statistics.median(f.bare):.2f}×" for f in fams]
+        rows.append(f"| {runtime} | cold first call / bare start, median (ms) | " + " | ".join(cells) + " |")
+        cells = [f"{pct(f.raw, 50):.2f} / {pct(f.direct, 50):.2f} (+{pct(f.raw, 50) - pct(f.direct, 50):.2f})"
+                 for f in fams]
+        rows.append(f"| {runtime} | warm p50 via emulator / direct agent (ms) | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", choices=["process", "docker", "both"], default="both")
     ap.add_argument("--quick", action="store_true", help="fewer samples and shorter levels (about 1 minute)")
     ap.add_argument("--server-args", default="", help="extra `serve` arguments, e.g. '--log-level warning'")
     ap.add_argument("--hold", type=float, default=0, help="seconds of extra warm load for a profiler to attach")
+    ap.add_argument("--runtimes", default="python3.9,nodejs20,go1",
+                    help="runtimes measured per family (cold start, warm p50), comma-separated")
     args = ap.parse_args()
+    runtimes = [r for r in args.runtimes.split(",") if r]
     profile = QUICK if args.quick else FULL
     backends = ["process", "docker"] if args.backend == "both" else [args.backend]
     work = Path(tempfile.mkdtemp(prefix="fc-bench-"))
@@ -459,7 +575,7 @@ def main() -> None:
     try:
         ceiling = client_ceiling(profile)
         for b in backends:
-            results.append(run_backend(b, profile, work, shlex.split(args.server_args), args.hold))
+            results.append(run_backend(b, profile, work, shlex.split(args.server_args), args.hold, runtimes))
     finally:
         if "docker" in backends:
             for c in docker_client().containers.list(all=True, filters={"label": BENCH_LABEL}):
@@ -470,6 +586,9 @@ def main() -> None:
           f"{profile.calls} warm calls per series, {profile.cold_samples} cold samples, "
           f"throughput levels of ≤ {profile.level_calls} calls / {profile.level_budget:g} s\n")
     print(table(results, ceiling))
+    if runtimes:
+        print("\nPer runtime family (each against the same agent started by hand):\n")
+        print(family_table(results))
     print(f"\nCommand: `{cmd.strip()}`")
 
 
