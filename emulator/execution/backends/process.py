@@ -68,7 +68,8 @@ class ProcessBackend(Backend):
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                                     preexec_fn=limits)
         except OSError as exc:
-            raise StartFailed(f"the instance could not be started: {cmd[0]}: {exc.strerror}") from None
+            shown = spec.command[0] if spec.command else cmd[0].rsplit("/", 1)[-1]  # as the instance sees it
+            raise StartFailed(f"the instance could not be started: {shown}: {exc.strerror}") from None
         (workdir / "pid").write_text(str(proc.pid))  # so a restarted emulator can clean up after a kill -9
         threading.Thread(target=_pump, args=(proc, log), name=f"log-{instance_id}", daemon=True).start()
         return Started(instance_id, "127.0.0.1", port, log, handle=proc, extra={"workdir": workdir})
