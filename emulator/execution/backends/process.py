@@ -71,7 +71,11 @@ class ProcessBackend(Backend):
             shown = spec.command[0] if spec.command else cmd[0].rsplit("/", 1)[-1]  # as the instance sees it
             raise StartFailed(f"the instance could not be started: {shown}: {exc.strerror}") from None
         (workdir / "pid").write_text(str(proc.pid))  # so a restarted emulator can clean up after a kill -9
-        threading.Thread(target=_pump, args=(proc, log), name=f"log-{instance_id}", daemon=True).start()
+        # the instance's output names paths as the instance would see them on FC, never the host's
+        shown = [(str(spec.code_dir), "/code"), (str(self.runtimes_dir), "/var/fc/runtime"), (str(tmp), "/tmp")]
+        if spec.opt_dir:
+            shown.append((str(spec.opt_dir), "/opt"))
+        threading.Thread(target=_pump, args=(proc, log, shown), name=f"log-{instance_id}", daemon=True).start()
         return Started(instance_id, "127.0.0.1", port, log, handle=proc, extra={"workdir": workdir})
 
     def alive(self, started: Started) -> bool:
@@ -139,9 +143,13 @@ def _kill_orphan(workdir: Path) -> None:
             pass
 
 
-def _pump(proc: subprocess.Popen, log: InstanceLog) -> None:
+def _pump(proc: subprocess.Popen, log: InstanceLog, shown: list[tuple[str, str]]) -> None:
     for raw in iter(proc.stdout.readline, b""):
-        log.feed(raw.decode("utf-8", "replace"))
+        line = raw.decode("utf-8", "replace")
+        for host, inside in shown:
+            if host in line:
+                line = line.replace(host, inside)
+        log.feed(line)
     proc.stdout.close()
     log.close()
 
