@@ -14,6 +14,8 @@ def agent_command(spec: InstanceSpec, interpreter: str, runtimes_dir: str) -> li
         return [interpreter, "-W", "ignore", f"{runtimes_dir}/python/agent.py"]
     if kind == catalog.NODEJS:
         return [interpreter, f"--max-old-space-size={spec.memory_mb}", f"{runtimes_dir}/nodejs/agent.js"]
+    if kind == catalog.GO1:  # the runtime-API bridge, which starts the user's binary (runtimes.md §11)
+        return [interpreter, "-W", "ignore", f"{runtimes_dir}/go1/bridge.py"]
     raise ValueError(f"no agent for runtime {spec.runtime}")
 
 
