@@ -13,7 +13,10 @@ def agent_command(spec: InstanceSpec, interpreter: str, runtimes_dir: str) -> li
     if kind == catalog.PYTHON:
         return [interpreter, "-W", "ignore", f"{runtimes_dir}/python/agent.py"]
     if kind == catalog.NODEJS:
-        return [interpreter, f"--max-old-space-size={spec.memory_mb}", f"{runtimes_dir}/nodejs/agent.js"]
+        argv = [interpreter, f"--max-old-space-size={spec.memory_mb}", f"{runtimes_dir}/nodejs/agent.js"]
+        if spec.runtime != "nodejs4.4":  # big x-fc-http-params headers: Node 6-12 read 8-16 KB otherwise; Node 4
+            argv.insert(1, "--max-http-header-size=262144")  # has no such flag (it reads 80 KB)
+        return argv
     if kind == catalog.GO1:  # the runtime-API bridge, which starts the user's binary (runtimes.md §11)
         return [interpreter, "-W", "ignore", f"{runtimes_dir}/go1/bridge.py"]
     raise ValueError(f"no agent for runtime {spec.runtime}")

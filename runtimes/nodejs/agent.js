@@ -1,7 +1,8 @@
 'use strict';
 // fc-emulator's Node.js agent: the per-instance HTTP server of the built-in nodejs runtimes
-// (docs/runtime-protocol.md, runtimes.md §3.2/§4.2). Plain CommonJS, standard library only,
-// runs on Node 18 (containers) and Node 20 (process backend).
+// (docs/runtime-protocol.md, runtimes.md §3.2/§4.2). Plain CommonJS, standard library only.
+// One agent for every nodejsN runtime, so it runs on Node 4 to 20: only syntax and APIs Node 4
+// has (no async/await, rest/spread, destructuring, trailing call commas); newer APIs behind checks.
 //
 // POST /invoke      event (body = raw event) or HTTP trigger (x-fc-http-params header)
 // POST /initialize  the function's initializer
@@ -13,7 +14,6 @@ const path = require('path');
 const util = require('util');
 const crypto = require('crypto');
 const Module = require('module');
-const { pathToFileURL } = require('url');
 const fclog = require('./fclog');
 const fchttp = require('./fchttp');
 
@@ -23,7 +23,8 @@ const OPT_DIR = env.FC_EMULATOR_OPT_DIR || '/opt';
 const NODE_MAJOR = parseInt(process.versions.node, 10);
 const RUNTIME = env.FC_RUNTIME || `nodejs${NODE_MAJOR}`;
 const RUNTIME_MAJOR = parseInt((RUNTIME.match(/(\d+)/) || [])[1], 10) || NODE_MAJOR;
-const ESM_ALLOWED = RUNTIME_MAJOR >= 18; // .mjs handlers exist from nodejs18 on
+// .mjs handlers exist from nodejs18 on; fcesm.js uses import(), which older Node cannot parse.
+const ESM_ALLOWED = RUNTIME_MAJOR >= 18 && NODE_MAJOR >= 14;
 
 // ---------------------------------------------------------------------------------------------
 // Module resolution: layers' node_modules and the preinstalled SDK dir, like FC's NODE_PATH.
@@ -32,10 +33,8 @@ function setupNodePath() {
   const dirs = [
     path.join(OPT_DIR, 'nodejs', `node${RUNTIME_MAJOR}`, 'node_modules'),
     path.join(OPT_DIR, 'nodejs', 'node_modules'),
-    ...(env.NODE_PATH || '').split(path.delimiter).filter(Boolean),
-    '/usr/local/lib/node_modules',
-  ];
-  env.NODE_PATH = [...new Set(dirs)].join(path.delimiter);
+  ].concat((env.NODE_PATH || '').split(path.delimiter).filter(Boolean), ['/usr/local/lib/node_modules']);
+  env.NODE_PATH = Array.from(new Set(dirs)).join(path.delimiter);
   Module._initPaths(); // re-read NODE_PATH (read once at start-up otherwise)
 }
 
@@ -52,24 +51,29 @@ function exists(p) {
   }
 }
 
-async function loadHandler(handler) {
+// The handler function, or a promise of it for ES modules (CommonJS loads synchronously).
+function loadHandler(handler) {
   const dot = handler.lastIndexOf('.');
   if (dot <= 0 || dot === handler.length - 1) throw new Error(`Invalid handler '${handler}'`);
   const file = handler.slice(0, dot);
   const name = handler.slice(dot + 1);
   const base = path.resolve(CODE_DIR, file);
-  let mod;
+  const pick = (mod) => pickHandler(handler, file, name, mod);
   if (ESM_ALLOWED && !exists(base + '.js') && !exists(base + '.cjs') && !exists(base) && exists(base + '.mjs')) {
-    mod = await import(pathToFileURL(base + '.mjs').href);
-  } else {
-    try {
-      mod = require(base);
-    } catch (err) {
-      // A .js file in a "type": "module" package (or with top-level await on newer Node).
-      if (!ESM_ALLOWED || (err.code !== 'ERR_REQUIRE_ESM' && err.code !== 'ERR_REQUIRE_ASYNC_MODULE')) throw err;
-      mod = await import(pathToFileURL(require.resolve(base)).href);
-    }
+    return require('./fcesm').importFile(base + '.mjs').then(pick);
   }
+  let mod;
+  try {
+    mod = require(base);
+  } catch (err) {
+    // A .js file in a "type": "module" package (or with top-level await on newer Node).
+    if (!ESM_ALLOWED || (err.code !== 'ERR_REQUIRE_ESM' && err.code !== 'ERR_REQUIRE_ASYNC_MODULE')) throw err;
+    return require('./fcesm').importFile(require.resolve(base)).then(pick);
+  }
+  return pick(mod);
+}
+
+function pickHandler(handler, file, name, mod) {
   let fn = mod == null ? undefined : mod[name];
   // ESM importing CommonJS, or `export default { handler }`.
   if (fn === undefined && mod != null && mod.default != null && typeof mod.default === 'object') fn = mod.default[name];
@@ -87,7 +91,8 @@ async function loadHandler(handler) {
 
 // Frames of the agent itself are noise in a user's stackTrace.
 const AGENT_DIR = __dirname + path.sep;
-const isAgentLine = (line) => line.includes(AGENT_DIR) || line.includes('AsyncLocalStorage.run');
+const isAgentLine = (line) => line.includes(AGENT_DIR) || line.includes('AsyncLocalStorage.run') ||
+  line.includes('Domain.run') || /\(domain\.js:\d/.test(line);
 
 function stackLines(err) {
   if (typeof err.stack !== 'string') return [];
@@ -106,7 +111,7 @@ function cleanLoadError(err) {
 }
 
 function errorJson(err) {
-  if (err instanceof Error || util.types.isNativeError(err)) {
+  if (err instanceof Error || Object.prototype.toString.call(err) === '[object Error]') {
     return { errorMessage: String(err.message), errorType: String(err.name), stackTrace: stackLines(err) };
   }
   let msg;
@@ -125,7 +130,7 @@ function resultBody(v) {
   if (v === undefined || v === null) return EMPTY;
   if (Buffer.isBuffer(v)) return v;
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (v instanceof Uint8Array) return fchttp.bytes(v);
   if (typeof v === 'object') {
     const s = JSON.stringify(v);
     return s === undefined ? EMPTY : Buffer.from(s, 'utf8');
@@ -140,12 +145,13 @@ function maxMemory() {
   try {
     if (statusFd < 0) statusFd = fs.openSync('/proc/self/status', 'r');
     const n = fs.readSync(statusFd, statusBuf, 0, statusBuf.length, 0);
-    const m = /VmHWM:\s*(\d+)/.exec(statusBuf.toString('latin1', 0, n));
+    const m = /VmHWM:\s*(\d+)/.exec(statusBuf.toString('binary', 0, n)); // 'latin1' is Node 6.4+
     if (m) return (parseInt(m[1], 10) / 1024).toFixed(2);
   } catch (_) {
     /* not Linux: fall back below */
   }
-  return (process.resourceUsage().maxRSS / 1024).toFixed(2);
+  if (process.resourceUsage) return (process.resourceUsage().maxRSS / 1024).toFixed(2);
+  return (process.memoryUsage().rss / 1048576).toFixed(2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,13 +236,23 @@ function runUser(call, fn, args, cbIndex) {
         if (value === undefined && fn.length > cbIndex) return;
         call.succeed(value);
       },
-      (err) => call.unhandled(err),
+      (err) => call.unhandled(err)
     );
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Context (runtimes.md §4.2), all from the request headers.
+
+// crypto.randomUUID is Node 14.17+.
+function randomUUID() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.randomBytes(16);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
 
 function int(v, dflt) {
   const n = parseInt(v, 10);
@@ -319,7 +335,7 @@ function dispatch(req, res, body) {
   if (!route) return plainAnswer(res, 400, { errorMessage: `Unknown agent path ${req.method} ${req.url}` });
   if (dying) return plainAnswer(res, 503, { errorMessage: 'The instance is exiting after an uncaught exception' });
   const h = req.headers;
-  const requestId = h['x-fc-request-id'] || crypto.randomUUID();
+  const requestId = h['x-fc-request-id'] || randomUUID();
   const call = new Call(route[0], requestId, res);
   const handler = h[route[1]];
   const context = makeContext(h, requestId);
@@ -331,12 +347,20 @@ function dispatch(req, res, body) {
       else call.succeed(undefined);
       return;
     }
-    const fn = handlers.get(handler);
-    if (fn) start(call, route[0], fn, h, body, context);
+    let fn = handlers.get(handler);
+    if (!fn) {
+      try {
+        fn = loadHandler(handler);
+      } catch (err) {
+        call.unhandled(cleanLoadError(err));
+        return;
+      }
+    }
+    if (typeof fn === 'function') start(call, route[0], fn, h, body, context);
     else {
-      loadHandler(handler).then(
+      fn.then(
         (loaded) => start(call, route[0], loaded, h, body, context),
-        (err) => call.unhandled(cleanLoadError(err)),
+        (err) => call.unhandled(cleanLoadError(err))
       );
     }
   });
@@ -364,7 +388,7 @@ function startHttp(call, fn, b64, body, context) {
       const meta = Buffer.from(JSON.stringify({ status, headersMap }), 'utf8').toString('base64');
       call.answer(200, out, '', { 'x-fc-http-params': meta });
     },
-    (err) => call.unhandled(err),
+    (err) => call.unhandled(err)
   );
   let ret;
   try {
@@ -387,7 +411,7 @@ function startHttp(call, fn, b64, body, context) {
 function onUncaught(err) {
   if (dying) return;
   dying = true;
-  const pending = [...inflight];
+  const pending = Array.from(inflight);
   if (!pending.length) {
     process.stderr.write(`Uncaught exception: ${util.inspect(err)}\n`);
     process.exit(1);
@@ -402,6 +426,7 @@ function onUncaught(err) {
 }
 
 process.on('uncaughtException', onUncaught);
+fclog.onCrash(onUncaught); // errors a call's domain caught (Node < 12.17)
 process.on('SIGTERM', () => process.exit(143));
 process.on('SIGINT', () => process.exit(130));
 
@@ -411,11 +436,11 @@ process.on('SIGINT', () => process.exit(130));
 setupNodePath();
 fclog.installConsole();
 
-const server = http.createServer(
-  // Large x-fc-http-params headers; no request/header timers (FC keeps connections forever).
-  { maxHeaderSize: 256 * 1024, requestTimeout: 0, headersTimeout: 0 },
-  onRequest,
-);
+// Large x-fc-http-params headers (Node < 12.15 needs the --max-http-header-size flag instead);
+// no request/header timers (FC keeps connections forever). Node < 9.6 takes no options object.
+const server = NODE_MAJOR >= 10
+  ? http.createServer({ maxHeaderSize: 256 * 1024, requestTimeout: 0, headersTimeout: 0 }, onRequest)
+  : http.createServer(onRequest);
 server.keepAliveTimeout = 0; // 0 = keep idle keep-alive connections open indefinitely
 server.requestTimeout = 0;
 server.headersTimeout = 0;

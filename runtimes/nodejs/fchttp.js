@@ -1,9 +1,9 @@
 'use strict';
 // HTTP-trigger objects for the Node.js agent: the `req` / `resp` given to
 // `exports.handler = (req, resp, context) => ...` (runtimes.md §4.2), built from the
-// x-fc-http-params request header (runtimes.md §3.2).
+// x-fc-http-params request header (runtimes.md §3.2). Runs on Node 4 to 20 (see fclog.js).
 
-const { Readable } = require('stream');
+const Readable = require('stream').Readable;
 
 // Headers for which Node's own http module keeps only the first value; FC's agent does the same.
 const SINGLETON = new Set([
@@ -63,6 +63,11 @@ function buildQueries(params) {
 }
 
 // `req` is a Readable (data/end events, pipeable into raw-body & co.) carrying the FC fields.
+// Node < 6 ignores Buffer.from(arrayBuffer, offset, length)'s offset and length: slice instead.
+function bytes(u8) {
+  return Buffer.from(u8.buffer).slice(u8.byteOffset, u8.byteOffset + u8.byteLength);
+}
+
 function makeRequest(params, body) {
   const req = new Readable({ read() {} });
   if (body.length) req.push(body);
@@ -134,7 +139,7 @@ class Response {
     let buf;
     if (body === undefined || body === null) buf = Buffer.alloc(0);
     else if (Buffer.isBuffer(body)) buf = body;
-    else if (body instanceof Uint8Array) buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    else if (body instanceof Uint8Array) buf = bytes(body);
     else if (typeof body === 'string') buf = Buffer.from(body, 'utf8');
     else if (typeof body === 'object') buf = Buffer.from(JSON.stringify(body), 'utf8');
     else buf = Buffer.from(String(body), 'utf8');
@@ -143,9 +148,9 @@ class Response {
 
   _finish(buf) {
     const headersMap = {};
-    for (const [name, values] of this._headers.values()) headersMap[name] = values;
+    this._headers.forEach(function (entry) { headersMap[entry[0]] = entry[1]; });
     this._onDone(this._status, headersMap, buf);
   }
 }
 
-module.exports = { parseParams, makeRequest, Response };
+module.exports = { parseParams, makeRequest, Response, bytes };

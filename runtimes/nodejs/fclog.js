@@ -3,13 +3,68 @@
 // FC log markers. Everything goes to stdout (synchronous for files and pipes on Linux), so a
 // marker written before the answer is in the stream when the answer arrives, and user lines
 // keep their order relative to the markers (a second stream could be read out of order).
+// Runs on Node 4 to 20: no rest/spread/destructuring (Node 6+), no async/await (Node 8+).
 
 const util = require('util');
-const { AsyncLocalStorage } = require('async_hooks');
 
 // Which invocation the running code belongs to; survives timers, promises and I/O callbacks,
 // so concurrent invocations (instanceConcurrency > 1) each log with their own request id.
-const als = new AsyncLocalStorage();
+// AsyncLocalStorage from Node 12.17; before that a domain per call carries the store
+// (domains follow timers, I/O and EventEmitters; promises too from Node 8).
+let crashHandler = function (err) { throw err; };
+
+function domainStorage() {
+  const domain = require('domain');
+  return {
+    run(store, fn) {
+      const d = domain.create();
+      d.fcStore = store;
+      // A domain swallows errors thrown in its callbacks: hand them to the agent's crash handling.
+      d.on('error', function (err) { crashHandler(err); });
+      return d.run(fn);
+    },
+    getStore() {
+      const d = process.domain;
+      return d ? d.fcStore : undefined;
+    },
+  };
+}
+
+// Node < 8 runs promise callbacks outside any domain: bind them to the domain that called then().
+// (A throw inside still rejects the promise: the callback runs inside try/finally, not domain.bind.)
+function bindPromisesToDomains() {
+  const then = Promise.prototype.then;
+  const bind = (d, fn) => (typeof fn !== 'function' ? fn : function () {
+    d.enter();
+    try {
+      return fn.apply(this, arguments);
+    } finally {
+      d.exit();
+    }
+  });
+  Promise.prototype.then = function (onFulfilled, onRejected) {
+    const d = process.domain;
+    if (!d || !d.fcStore) return then.call(this, onFulfilled, onRejected);
+    return then.call(this, bind(d, onFulfilled), bind(d, onRejected));
+  };
+}
+
+function makeStorage() {
+  let hooks = null;
+  try {
+    hooks = require('async_hooks');
+  } catch (_) {
+    bindPromisesToDomains(); // Node < 8
+  }
+  return hooks && hooks.AsyncLocalStorage ? new hooks.AsyncLocalStorage() : domainStorage();
+}
+
+const als = makeStorage();
+
+// Where an error thrown in a call's async callback goes when domains carry the store.
+function onCrash(fn) {
+  crashHandler = fn;
+}
 
 // winston's npm levels (the FC Node agent's logger is winston-based).
 const LEVELS = { error: 0, warn: 1, info: 2, verbose: 3, debug: 4, silly: 5 };
@@ -35,16 +90,21 @@ function setLogLevel(level) {
   if (key in LEVELS) threshold = LEVELS[key];
 }
 
+const slice = Array.prototype.slice;
+
 // context.logger: bound to one request id (closures, so `const { info } = context.logger` works).
 function makeLogger(requestId) {
   const logger = {
-    log(level, ...args) {
+    log(level) {
+      const args = slice.call(arguments, 1);
       if (typeof level === 'string' && level.toLowerCase() in LEVELS) emit(requestId, level.toLowerCase(), args);
-      else emit(requestId, 'info', [level, ...args]);
+      else emit(requestId, 'info', [level].concat(args));
     },
     setLogLevel,
   };
-  for (const level of Object.keys(LEVELS)) logger[level] = (...args) => emit(requestId, level, args);
+  Object.keys(LEVELS).forEach(function (level) {
+    logger[level] = function () { emit(requestId, level, slice.call(arguments)); };
+  });
   return logger;
 }
 
@@ -55,11 +115,10 @@ function currentRequestId() {
 
 // console.log → [verbose]; info/warn/error/debug → their level (as the FC agent's winston setup).
 function installConsole() {
-  console.log = (...args) => emit(currentRequestId(), 'verbose', args);
-  console.info = (...args) => emit(currentRequestId(), 'info', args);
-  console.warn = (...args) => emit(currentRequestId(), 'warn', args);
-  console.error = (...args) => emit(currentRequestId(), 'error', args);
-  console.debug = (...args) => emit(currentRequestId(), 'debug', args);
+  const levels = { log: 'verbose', info: 'info', warn: 'warn', error: 'error', debug: 'debug' };
+  Object.keys(levels).forEach(function (method) {
+    console[method] = function () { emit(currentRequestId(), levels[method], slice.call(arguments)); };
+  });
 }
 
-module.exports = { als, marker, write, emit, makeLogger, installConsole, setLogLevel };
+module.exports = { als, onCrash, marker, write, emit, makeLogger, installConsole, setLogLevel };
