@@ -1,17 +1,19 @@
+# -*- coding: utf-8 -*-
 """fc-emulator Python runtime agent.
 
 One HTTP server per instance that speaks FC's built-in-runtime protocol
 (docs/runtime-protocol.md, shared/spec/runtimes.md §3.2, §4.1, §5, §6):
 POST /invoke, POST /initialize, GET|POST /pre-freeze and /pre-stop.
-Standard library only: it runs in minimal containers and on the host python3.
+Standard library only: it runs in minimal containers and on the host's Python.
+
+One file for Python 2.7 and 3.6+ (FC's python2.7 ... python3.10): the common subset of both
+languages (no f-strings, no `**` in literals), with the few differences below.
 """
 
 import base64
-import contextvars
 import datetime
 import decimal
 import importlib
-import importlib.util
 import io
 import json
 import logging
@@ -22,7 +24,31 @@ import sys
 import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PY2 = sys.version_info[0] == 2
+
+if PY2:  # pragma: no cover - run under python2.7
+    import imp
+    from BaseHTTPServer import BaseHTTPRequestHandler, HTTPServer
+    from SocketServer import ThreadingMixIn
+    text_type = unicode  # noqa: F821
+    string_types = (str, unicode)  # noqa: F821
+    _util = None
+    exec("def _reraise(tp, value, tb):\n    raise tp, value, tb\n")  # Python 2 syntax, hidden from 3
+else:
+    import importlib.util as _util
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from socketserver import ThreadingMixIn
+    text_type = str
+    string_types = (str,)
+
+    def _reraise(tp, value, tb):
+        raise value.with_traceback(tb)
+
+try:
+    import contextvars
+except ImportError:  # Python 2.7 and 3.6
+    contextvars = None
 
 AGENT_FILE = os.path.abspath(__file__)
 CODE_DIR = os.environ.get("FC_FUNC_CODE_PATH") or "/code"
@@ -39,7 +65,19 @@ ERR = sys.stderr
 # Request id of the request being served by this thread (contextvar), and the
 # last one started (what FC's single-threaded agent uses; it also covers
 # threads the user spawns, which start with an empty context).
-_request_id = contextvars.ContextVar("fc_request_id", default=None)
+class _ThreadVar(threading.local):
+    """contextvars.ContextVar's get/set where there are no contextvars: each request runs on a
+    thread of its own, and threads the user starts see None, as with a ContextVar."""
+    value = None
+
+    def get(self):
+        return self.value
+
+    def set(self, value):
+        self.value = value
+
+
+_request_id = contextvars.ContextVar("fc_request_id", default=None) if contextvars else _ThreadVar()
 _last_request_id = ""
 
 
@@ -72,7 +110,9 @@ class _ContextLogger(logging.LoggerAdapter):
     threads the handler starts, where the contextvar is not set)."""
 
     def process(self, msg, kwargs):
-        kwargs["extra"] = {**self.extra, **(kwargs.get("extra") or {})}
+        extra = dict(self.extra)
+        extra.update(kwargs.get("extra") or {})
+        kwargs["extra"] = extra
         return msg, kwargs
 
 
@@ -235,11 +275,20 @@ def _default(obj):
 
 
 def to_json(obj):
-    return json.dumps(obj, default=_default, indent=4, sort_keys=True)
+    # separators: Python 2's default with indent leaves a space at each line end; FC's 3.x output has none
+    return json.dumps(obj, default=_default, indent=4, sort_keys=True, separators=(",", ": "))
+
+
+def _text(exc):
+    """str(exc), also for a Python 2 exception with a non-ASCII unicode message."""
+    try:
+        return str(exc)
+    except UnicodeError:
+        return text_type(exc)
 
 
 def _error_json(exc, trace):
-    err = {"errorMessage": str(exc), "errorType": exc.__class__.__name__}
+    err = {"errorMessage": _text(exc), "errorType": exc.__class__.__name__}
     if trace:
         err["stackTrace"] = trace
     return to_json(err)
@@ -248,11 +297,10 @@ def _error_json(exc, trace):
 def _frames(tb):
     """[["File \"/code/index.py\"", "line 2", "in handler", "source"], ...] without agent frames."""
     out = []
-    for fs in traceback.extract_tb(tb):
-        if fs.filename == AGENT_FILE:
+    for filename, lineno, name, line in traceback.extract_tb(tb):  # tuples on 2.7, FrameSummary on 3
+        if os.path.abspath(filename) == AGENT_FILE:
             continue
-        out.append(['File "%s"' % fs.filename, "line %s" % fs.lineno, "in %s" % fs.name,
-                    (fs.line or "").strip()])
+        out.append(['File "%s"' % filename, "line %s" % lineno, "in %s" % name, (line or "").strip()])
     return out
 
 
@@ -295,9 +343,15 @@ def _import(modname):
         if os.path.isfile(path):
             break
     else:
-        raise ModuleNotFoundError("No module named '%s'" % modname, name=modname)
-    spec = importlib.util.spec_from_file_location(modname, path)
-    module = importlib.util.module_from_spec(spec)
+        raise _not_found(modname)
+    if _util is None:  # Python 2.7
+        try:
+            return imp.load_source(modname, path)
+        except BaseException:
+            sys.modules.pop(modname, None)
+            raise
+    spec = _util.spec_from_file_location(modname, path)
+    module = _util.module_from_spec(spec)
     sys.modules[modname] = module
     try:
         spec.loader.exec_module(module)
@@ -305,6 +359,12 @@ def _import(modname):
         sys.modules.pop(modname, None)
         raise
     return module
+
+
+def _not_found(modname):
+    if PY2:
+        return ImportError("No module named %s" % modname)
+    return ModuleNotFoundError("No module named '%s'" % modname, name=modname)  # noqa: F821 (3.6+)
 
 
 def get_handler(handler):
@@ -339,11 +399,26 @@ def get_handler(handler):
 # ---------------------------------------------------------------- WSGI
 
 
+def _native(value):
+    """WSGI's native string: str on both (JSON gives unicode on Python 2: encode it)."""
+    if PY2 and isinstance(value, text_type):
+        return value.encode("utf-8")
+    return value
+
+
+def _to_bytes(value):
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, text_type):
+        return value.encode("utf-8")
+    return str(value).encode("utf-8")
+
+
 def _wsgi_environ(body, context, http_params):
     obj = json.loads(base64.b64decode(http_params))
-    path = obj.get("path") or "/"
-    method = obj.get("method") or "GET"
-    request_uri = obj.get("requestURI") or ""
+    path = _native(obj.get("path") or "/")
+    method = _native(obj.get("method") or "GET")
+    request_uri = _native(obj.get("requestURI") or "")
     environ = dict(os.environ)
     environ.update({
         "REQUEST_METHOD": method,
@@ -351,7 +426,7 @@ def _wsgi_environ(body, context, http_params):
         "QUERY_STRING": request_uri.split("?", 1)[1] if "?" in request_uri else "",
         "CONTENT_LENGTH": str(len(body)),
         "CONTENT_TYPE": "application/octet-stream",
-        "REMOTE_ADDR": obj.get("clientIP") or "",
+        "REMOTE_ADDR": _native(obj.get("clientIP") or ""),
         "HTTP": "on",
         "SCRIPT_NAME": "",
         "SERVER_NAME": "FCRUNTIME",
@@ -369,13 +444,14 @@ def _wsgi_environ(body, context, http_params):
         "fc.request_uri": request_uri,
     })
     for name, values in (obj.get("headersMap") or {}).items():
-        if isinstance(values, str):
+        if isinstance(values, string_types):
             values = [values]
+        name, value = _native(name), _native(",".join(values))
         if name.lower() == "content-type":  # FC moves it to CONTENT_TYPE only
             if values:
-                environ["CONTENT_TYPE"] = ",".join(values)
+                environ["CONTENT_TYPE"] = value
             continue
-        environ["HTTP_" + name.upper().replace("-", "_")] = ",".join(values)
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
     environ["HTTP_X_FC_FUNCTION_HANDLER"] = context.function.handler
     return environ
 
@@ -388,7 +464,7 @@ class _StartResponse:
 
     def __call__(self, status, headers, exc_info=None):
         if exc_info and self.status is not None:
-            raise exc_info[1].with_traceback(exc_info[2])
+            _reraise(exc_info[0], exc_info[1], exc_info[2])
         self.status = int(str(status).split()[0])
         self.headers = {}
         for name, value in headers:
@@ -404,7 +480,7 @@ def _run_wsgi(fn, body, context, http_params):
         if isinstance(result, (bytes, bytearray)):
             chunks = [bytes(result)]
         else:
-            chunks = [c if isinstance(c, (bytes, bytearray)) else str(c).encode("utf-8") for c in result]
+            chunks = [_to_bytes(c) for c in result]
     finally:
         if hasattr(result, "close"):
             result.close()
@@ -464,7 +540,9 @@ class AgentHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             head.append("Connection: close\r\n")
         head.append("\r\n")
-        data = "".join(head).encode("latin-1")
+        data = "".join(head)
+        if isinstance(data, text_type):  # always on 3; on 2 only when a value was unicode
+            data = data.encode("latin-1")
         if len(body) < 65536:
             self.wfile.write(data + body)
         else:
@@ -478,7 +556,7 @@ class AgentHandler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         kind = KINDS.get(path) or KINDS.get(h.get("x-fc-control-path", ""))
         if kind is None:
-            self._answer(400, to_json({"errorMessage": "unknown path '%s'" % path}).encode(),
+            self._answer(400, _to_bytes(to_json({"errorMessage": "unknown path '%s'" % path})),
                          content_type="application/json")
             return
         word, handler_header, is_event = kind
@@ -511,15 +589,15 @@ class AgentHandler(BaseHTTPRequestHandler):
             except Exception as e:
                 if http_params:
                     logging.getLogger().error(traceback.format_exc())
-                return self._fail(word, request_id, _error_json(e, _frames(e.__traceback__)))
+                return self._fail(word, request_id, _error_json(e, _frames(sys.exc_info()[2])))
             if not isinstance(result, (bytes, bytearray)):
-                if isinstance(result, str):
+                if isinstance(result, text_type):
                     result = result.encode("utf-8")
                 else:
                     try:
-                        result = to_json(result).encode("utf-8")
+                        result = _to_bytes(to_json(result))
                     except Exception as e:  # not serialisable: a function error
-                        return self._fail(word, request_id, _error_json(e, _frames(e.__traceback__)))
+                        return self._fail(word, request_id, _error_json(e, _frames(sys.exc_info()[2])))
             _say("FC %s End RequestId: %s" % (word, request_id))
             self._answer(200, bytes(result), extra)
         finally:
@@ -528,12 +606,12 @@ class AgentHandler(BaseHTTPRequestHandler):
     def _fail(self, word, request_id, error):
         logging.getLogger().error(error)
         _say("FC %s End RequestId: %s, Error: Unhandled function error" % (word, request_id))
-        self._answer(404, error.encode("utf-8"), content_type="application/json")
+        self._answer(404, _to_bytes(error), content_type="application/json")
 
     do_POST = do_GET = do_PUT = do_DELETE = _dispatch
 
 
-class AgentServer(ThreadingHTTPServer):
+class AgentServer(ThreadingMixIn, HTTPServer):  # http.server.ThreadingHTTPServer, also on 2.7 and 3.6
     daemon_threads = True
     block_on_close = False
     request_queue_size = 128
@@ -547,13 +625,29 @@ def _on_sigterm(signum, frame):
     os._exit(143)  # 128 + SIGTERM, like FC's agent
 
 
+def _line_buffered(stream):
+    """`stream`, writing each line through at once (3.7+ reconfigure; rewrapped before that)."""
+    try:
+        stream.reconfigure(line_buffering=True)
+        return stream
+    except AttributeError:
+        pass
+    try:
+        stream.flush()
+        if PY2:
+            return os.fdopen(os.dup(stream.fileno()), "w", 1)
+        return io.TextIOWrapper(stream.buffer, encoding=stream.encoding, errors=stream.errors,
+                                line_buffering=True)
+    except Exception:
+        return stream
+
+
 def main():
-    # Output reaches the instance log line by line (a killed instance keeps its logs).
-    for stream in (OUT, ERR):
-        try:
-            stream.reconfigure(line_buffering=True)
-        except Exception:
-            pass
+    global OUT, ERR
+    # Output reaches the instance log line by line (a killed instance keeps its logs); user code
+    # prints to the same objects, so its lines and ours keep their order.
+    sys.stdout = OUT = _line_buffered(OUT)
+    sys.stderr = ERR = _line_buffered(ERR)
     signal.signal(signal.SIGTERM, _on_sigterm)
 
     # sys.path: code dir first, then the layer dirs (runtimes.md §1, §4.1); never the agent's dir.
@@ -561,7 +655,7 @@ def main():
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != agent_dir]
     v = sys.version_info
     sys.path[0:0] = [CODE_DIR,
-                     os.path.join(OPT_DIR, "python", "lib", "python%d.%d" % (v.major, v.minor), "site-packages"),
+                     os.path.join(OPT_DIR, "python", "lib", "python%d.%d" % (v[0], v[1]), "site-packages"),
                      os.path.join(OPT_DIR, "python")]
     try:
         os.chdir(CODE_DIR)  # FC's images run with the code dir as working directory
@@ -569,9 +663,10 @@ def main():
         pass
     _setup_logging()
 
-    if RUNTIME.startswith("python2"):
-        _say("fc-emulator: runtime %s runs on Python %d.%d.%d: no Python 2 is present here"
-             % (RUNTIME, v.major, v.minor, v.micro))
+    if RUNTIME.startswith("python") and not RUNTIME.startswith("python%d" % v[0]):
+        # e.g. python2.7 on a Python 3 someone pointed it at: Python 2 code will fail
+        _say("fc-emulator: runtime %s runs on Python %d.%d.%d here: code for Python %s may fail"
+             % (RUNTIME, v[0], v[1], v[2], RUNTIME[len("python"):] or "3"))
 
     host = os.environ.get("FC_SERVER_HOST") or "0.0.0.0"
     port = int(os.environ.get("FC_SERVER_PORT") or 9000)

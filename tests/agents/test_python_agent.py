@@ -3,6 +3,10 @@
 The real agent process is started as the emulator starts it (docs/runtime-protocol.md):
 environment of the protocol doc, a temp code dir, 127.0.0.1 and a free port; then real
 HTTP requests are sent and its stdout is read.
+
+Every case runs on the Python running the tests and on Python 2.7 and 3.6 (FC's python2.7 and
+python3), found the way the process backend finds them (pyenv here and in CI). A missing one is
+skipped, except with CI=true, where it fails.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from emulator.execution.interpreters import EXACT, Interpreters
+
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = ROOT / "runtimes" / "python" / "agent.py"
 MEM_RE = re.compile(r"^\d+\.\d\d$")
@@ -37,6 +43,16 @@ CODE = {
         def echo(event, context):
             assert isinstance(event, bytes)
             return event
+
+        def event_type(event, context):
+            return type(event).__name__
+
+        def text(event, context):
+            return u'h\\u00e9llo'
+
+        def version(event, context):
+            import sys
+            return '%d.%d' % sys.version_info[:2]
 
         def as_dict(event, context):
             return {"b": 1, "a": [1, 2], "c": {"z": None, "y": True}}
@@ -123,7 +139,20 @@ CODE = {
     "bad_init.py": """
         raise Exception('init failed')
     """,
-    "pkg/__init__.py": "",
+    "py2only.py": """
+        import logging
+        def handler(event, context):
+            print 'printed by python', 2
+            logging.info('logged %s', event)
+            return 'python 2 syntax'
+    """,
+    "pkg/__init__.py": "",  # pkg.sub is a namespace package: Python 3 only
+    "deep/__init__.py": "",
+    "deep/sub/__init__.py": "",
+    "deep/sub/mod.py": """
+        def handler(event, context):
+            return 'deep'
+    """,
     "pkg/sub/mod.py": """
         def handler(event, context):
             return 'dotted'
@@ -177,8 +206,10 @@ CODE = {
     """,
 }
 
+PYTHONS = ["host", "2.7", "3.6"]  # host = the Python running the tests (3.11)
 OPT = {
-    "python/lib/python%d.%d/site-packages/layer_site.py" % sys.version_info[:2]: "NAME = 'site'\n",
+    **{f"python/lib/python{v}/site-packages/layer_site.py": "NAME = 'site'\n"
+       for v in ("%d.%d" % sys.version_info[:2], "2.7", "3.6")},
     "python/layer_root.py": "NAME = 'root'\n",
 }
 
@@ -199,7 +230,7 @@ def _free_port() -> int:
 class Agent:
     """The agent process; stdout+stderr collected line by line."""
 
-    def __init__(self, code: Path, opt: Path, tmp: Path, runtime: str = "python3.9"):
+    def __init__(self, code: Path, opt: Path, tmp: Path, runtime: str = "python3.9", python: str = sys.executable):
         self.port = _free_port()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -212,7 +243,7 @@ class Agent:
             "ALIBABA_CLOUD_SECURITY_TOKEN": "tok", "accessKeyID": "ak", "accessKeySecret": "sk",
             "securityToken": "tok", "LANG": "C.UTF-8", "MY_VAR": "my value",
         }
-        self.proc = subprocess.Popen([sys.executable, str(AGENT)], env=env, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([python, "-W", "ignore", str(AGENT)], env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, cwd=str(tmp))
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -283,9 +314,30 @@ def dirs(tmp_path_factory):
     return code, opt, tmp
 
 
+class Python:
+    def __init__(self, path: str, version: tuple[int, int]):
+        self.path, self.version = path, version
+        self.py2 = version[0] == 2
+        # FC's runtime of that version (the agent's banner and notices name it)
+        self.runtime = "python3.9" if path == sys.executable else "python%d.%d" % version
+
+
+@pytest.fixture(scope="module", params=PYTHONS)
+def python(request) -> Python:
+    if request.param == "host":
+        return Python(sys.executable, sys.version_info[:2])
+    found = Interpreters().lookup(f"python{request.param}")
+    if found.status != EXACT:
+        message = f"no Python {request.param} on this host (pyenv install {request.param})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return Python(found.path, tuple(int(p) for p in request.param.split(".")))
+
+
 @pytest.fixture(scope="module")
-def agent(dirs):
-    a = Agent(*dirs)
+def agent(dirs, python):
+    a = Agent(*dirs, runtime=python.runtime, python=python.path)
     yield a
     a.stop()
 
@@ -312,19 +364,24 @@ def invoke(conn, handler: str, body: bytes = b"", **extra):
 # ------------------------------------------------------------------ startup
 
 
-def test_banner_and_cwd(agent, conn, dirs):
-    agent.wait_line("FunctionCompute python3.9 runtime inited.")
-    assert not any("no Python 2" in line for line in agent.lines)
+def test_banner_and_cwd(agent, conn, dirs, python):
+    agent.wait_line(f"FunctionCompute {python.runtime} runtime inited.")
+    assert not any("fc-emulator:" in line for line in agent.lines)  # it runs on its own version: no notice
     status, _, body = invoke(conn, "index.cwd")
     assert status == 200 and body.decode() == str(dirs[0])
+    assert invoke(conn, "index.version")[2] == ("%d.%d" % python.version).encode()
 
 
-def test_python27_notice_and_sigterm(dirs):
-    a = Agent(*dirs, runtime="python2.7")
+def test_python2_runtime_notice_and_sigterm(dirs, python):
+    """python2.7 on a Python 3 (someone pointed it there) says so once; on Python 2 it says nothing."""
+    a = Agent(*dirs, runtime="python2.7", python=python.path)
     try:
         a.wait_line("FunctionCompute python2.7 runtime inited.")
-        notices = [line for line in a.lines if "python2.7" in line and "no Python 2" in line]
-        assert len(notices) == 1 and "Python 3." in notices[0]
+        notices = [line for line in a.lines if line.startswith("fc-emulator: runtime python2.7 runs on")]
+        if python.py2:
+            assert notices == []
+        else:
+            assert len(notices) == 1 and "Python 3." in notices[0] and "Python 2.7 may fail" in notices[0]
         started = time.time()
         a.proc.send_signal(signal.SIGTERM)
         a.proc.wait(3)
@@ -339,6 +396,24 @@ def test_python27_notice_and_sigterm(dirs):
 def test_hello_world(conn):
     status, _, body = invoke(conn, "index.hello")
     assert (status, body) == (200, b"hello world")
+
+
+def test_event_type_and_text_result(conn, python):
+    """The event is a str (bytes) on 2.7 and bytes on 3.x (runtimes.md §4.1); text results leave as UTF-8."""
+    assert invoke(conn, "index.event_type", b"{}")[2] == (b"str" if python.py2 else b"bytes")
+    assert invoke(conn, "index.text")[2] == "h\u00e9llo".encode("utf-8")
+
+
+def test_python2_syntax(conn, agent, python):
+    status, _, body = invoke(conn, "py2only.handler", b"evt", request_id="py2-syntax")
+    if not python.py2:
+        err = json.loads(body)
+        assert status == 404 and err["errorType"] == "UserCodeSyntaxError"
+        return
+    assert (status, body) == (200, b"python 2 syntax")
+    log = agent.invocation_log("py2-syntax")
+    assert log[1] == "printed by python 2"
+    assert re.match(r"^\S+Z py2-syntax \[INFO\] logged evt$", log[2]), log
 
 
 def test_binary_event_round_trip(conn):
@@ -390,8 +465,12 @@ def test_context_fields_from_headers(conn):
     }
 
 
-def test_handler_paths_and_layers(conn):
-    assert invoke(conn, "pkg.sub.mod.handler")[2] == b"dotted"
+def test_handler_paths_and_layers(conn, python):
+    assert invoke(conn, "deep.sub.mod.handler")[2] == b"deep"
+    if python.py2:  # no namespace packages in Python 2, as on FC's python2.7
+        assert json.loads(invoke(conn, "pkg.sub.mod.handler")[2])["errorType"] == "ImportModuleError"
+    else:
+        assert invoke(conn, "pkg.sub.mod.handler")[2] == b"dotted"
     assert invoke(conn, "subdir/mod.handler")[2] == b"slashed"
     assert invoke(conn, "uses_layer.handler")[2] == b"site root"
 
@@ -439,13 +518,15 @@ def test_load_errors(conn, handler, etype, message):
         assert (err["errorType"], err["errorMessage"]) == (etype, message)
 
 
-def test_syntax_error_stack_trace(conn, dirs):
+def test_syntax_error_stack_trace(conn, dirs, python):
     err = json.loads(invoke(conn, "bad_syntax.handler")[2])
     trace = err["stackTrace"]
-    assert trace[:2] == ['File "%s"' % (dirs[0] / "bad_syntax.py"), "line 2"]
+    line = 3 if (3, 6) <= python.version < (3, 9) else 2  # the pre-PEG parsers (3.6-3.8) stop at the next line
+    assert trace[:2] == ['File "%s"' % (dirs[0] / "bad_syntax.py"), "line %d" % line]
     assert trace[-1].startswith("SyntaxError:")
     err = json.loads(invoke(conn, "bad_import.handler")[2])
-    assert err["stackTrace"] == ["ModuleNotFoundError: No module named 'no_such_package_xyz'"]
+    assert err["stackTrace"] == (["ImportError: No module named no_such_package_xyz"] if python.py2 else
+                                 ["ModuleNotFoundError: No module named 'no_such_package_xyz'"])
 
 
 def test_exception_with_stack_trace(conn, agent, dirs):
