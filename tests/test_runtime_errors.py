@@ -1,5 +1,5 @@
-"""Runtimes that need something the backend lacks get a clear error at once, never a hang;
-go1 runs its handler binary as a custom runtime."""
+"""Runtimes that need something the backend lacks get a clear error at once, never a hang
+(go1 is tested in test_go1.py)."""
 from __future__ import annotations
 
 import time
@@ -7,15 +7,7 @@ import time
 import pytest
 from fc2.fc_exceptions import FcError
 
-from tests.test_custom import BOOTSTRAP
 from tests.helpers import Server, deploy, docker_problem, fc_client, fc_error, new_account
-
-
-def test_go1_runs_the_handler_binary(efc, tmp_path):
-    # FC's go1 runtime executes the handler file from the package; any executable does here.
-    deploy(efc, tmp_path, {"main": BOOTSTRAP}, runtime="go1", handler="main", executable=("main",))
-    r = efc.invoke_function("svc", "fn", payload="from go1")
-    assert b"from go1" in r.data
 
 
 def test_custom_container_on_the_process_backend_names_docker(tmp_path):
