@@ -51,6 +51,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="one Docker image for every runtime, instead of each runtime's own fc-emulator/<runtime> [FC_EMULATOR_RUNTIME_IMAGE]")
     p.add_argument("--runtime-images", action="append", default=[],
                    help="RUNTIME=IMAGE override, repeatable [FC_EMULATOR_RUNTIME_IMAGES, comma-separated]")
+    _add_interpreter_flag(p)
     p.add_argument("--custom-domain-suffix", default=_env("CUSTOM_DOMAIN_SUFFIX", "localhost"),
                    help="a Host of <domain>.<suffix> is routed to custom domain <domain> "
                         "[FC_EMULATOR_CUSTOM_DOMAIN_SUFFIX]")
@@ -138,6 +139,32 @@ def images(args: argparse.Namespace) -> None:
     print(f"built {args.image}")
 
 
+def _add_interpreter_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--interpreter", action="append", default=[], metavar="RUNTIME=PATH",
+                   help="the binary the process backend runs RUNTIME's agent with, e.g. python2.7=/usr/bin/python2.7; "
+                        "repeatable [FC_EMULATOR_INTERPRETERS, comma-separated]")
+
+
+def _interpreter_settings(args: argparse.Namespace) -> dict[str, str]:
+    from emulator.execution.interpreters import check_config
+    return check_config(parse_pairs(([_env("INTERPRETERS")] if _env("INTERPRETERS") else []) + args.interpreter))
+
+
+def _add_interpreters(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("interpreters", help="the host interpreters the process backend runs each runtime with")
+    isub = p.add_subparsers(dest="interpreters_command", required=True)
+    _add_interpreter_flag(isub.add_parser("list", help="per runtime: the binary, its version, exact/nearest/missing"))
+    f = isub.add_parser("fetch", help="download the official Node.js binaries of the nodejs runtimes (from npm)")
+    f.add_argument("runtimes", nargs="*", metavar="RUNTIME", help="nodejs runtimes (default: all)")
+
+
+def interpreters(args: argparse.Namespace) -> int:
+    from emulator import interpreters_cli
+    if args.interpreters_command == "list":
+        return interpreters_cli.list_(_interpreter_settings(args))
+    return interpreters_cli.fetch(args.runtimes)
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     keys = parse_access_keys(([_env("ACCESS_KEYS")] if _env("ACCESS_KEYS") else []) + args.access_key)
     return Settings(
@@ -160,6 +187,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_instances=args.max_instances,
         runtime_image=args.runtime_image,
         runtime_images=parse_pairs(([_env("RUNTIME_IMAGES")] if _env("RUNTIME_IMAGES") else []) + args.runtime_images),
+        interpreters=_interpreter_settings(args),
         docker_network=args.docker_network,
         custom_domain_suffix=args.custom_domain_suffix,
         async_workers=args.async_workers,
@@ -192,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     _add_serve(sub)
     _add_images(sub)
     _add_triggers(sub)
+    _add_interpreters(sub)
     records_cli.add_parsers(sub, _env)
     events_cli.add_parsers(sub, _env)
     args = parser.parse_args(argv)
@@ -200,6 +229,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.command == "triggers":
         sys.exit(triggers(args))
+    if args.command == "interpreters":
+        try:
+            sys.exit(interpreters(args))
+        except ValueError as exc:
+            parser.error(str(exc))
     if args.command in events_cli.COMMANDS:
         sys.exit(events_cli.run(args))
     if args.command in records_cli.COMMANDS:

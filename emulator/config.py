@@ -82,6 +82,7 @@ class Settings:
     max_instances: int = 10  # per function version, unless its on-demand config says otherwise
     runtime_image: str = ""  # one image for every runtime, instead of each runtime's own (catalog)
     runtime_images: dict[str, str] = field(default_factory=dict)  # per-runtime overrides
+    interpreters: dict[str, str] = field(default_factory=dict)  # process backend: runtime -> binary (interpreters.py)
     custom_domain_suffix: str = "localhost"  # <domain>.localhost reaches custom domain <domain>
     docker_network: str = ""  # reach instances over this network instead of 127.0.0.1 (auto in a container)
     # async invocations

@@ -16,7 +16,7 @@ import termios
 import threading
 from pathlib import Path
 
-from emulator.execution import interpreters
+from emulator.execution.interpreters import Interpreters
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
 from emulator.execution.environment import instance_env
 from emulator.execution.launch import agent_command
@@ -32,13 +32,17 @@ THREAD_STACK_MB = 8
 class ProcessBackend(Backend):
     name = "process"
 
-    def __init__(self, data_dir: Path, runtimes_dir: Path):
+    def __init__(self, data_dir: Path, runtimes_dir: Path, interpreters: Interpreters | None = None):
         self.instances_dir = data_dir / "instances"
         self.runtimes_dir = runtimes_dir
+        self.interpreters = interpreters or Interpreters()
 
-    def _command(self, spec: InstanceSpec) -> list[str]:
+    def _command(self, spec: InstanceSpec, log: InstanceLog) -> list[str]:
         if spec.builtin_agent:
-            return agent_command(spec, interpreters.resolve(spec), str(self.runtimes_dir))
+            found = self.interpreters.resolve(spec)  # StartFailed (412) naming what to install
+            if found.notice():  # a nearest version: said in the instance's first invocation log
+                log.feed(found.notice())
+            return agent_command(spec, found.path, str(self.runtimes_dir))
         code = str(spec.code_dir)
         return [code + arg[len("/code"):] if arg == "/code" or arg.startswith("/code/") else arg
                 for arg in spec.command]
@@ -55,7 +59,7 @@ class ProcessBackend(Backend):
                "MALLOC_ARENA_MAX": "2",
                **instance_env(spec, instance_id, code_path=str(spec.code_dir), port=port, host="127.0.0.1",
                               opt_path=str(spec.opt_dir) if spec.opt_dir else None)}
-        cmd = self._command(spec)
+        cmd = self._command(spec, log)
         headroom = ADDRESS_SPACE_HEADROOM_MB + THREAD_STACK_MB * spec.concurrency
         limit = (spec.memory_mb + headroom) * 1024 * 1024 if spec.kind == "python" else None
 
