@@ -287,10 +287,25 @@ def _text(exc):
         return text_type(exc)
 
 
+# Where the code and layers are here (the process backend's host folders) -> where FC has them.
+_SHOWN = [(d.rstrip("/") + "/", fc + "/") for d, fc in ((CODE_DIR, "/code"), (OPT_DIR, "/opt"))
+          if d.rstrip("/") != fc]
+
+
+def _shown(value):
+    """Error text with the instance's paths as FC shows them (/code/index.py), never a host folder."""
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    if isinstance(value, string_types):
+        for host, fc in _SHOWN:
+            value = value.replace(host, fc)
+    return value
+
+
 def _error_json(exc, trace):
-    err = {"errorMessage": _text(exc), "errorType": exc.__class__.__name__}
+    err = {"errorMessage": _shown(_text(exc)), "errorType": exc.__class__.__name__}
     if trace:
-        err["stackTrace"] = trace
+        err["stackTrace"] = _shown(trace)
     return to_json(err)
 
 
