@@ -148,8 +148,9 @@ class Interpreters:
             return Interpreter(runtime, wanted, MISSING, source="configured")
         version, real = probed
         status = EXACT if _same(version, wanted) else NEAREST
-        # the user chose it: used as given (no log line), whatever its version
-        return Interpreter(runtime, wanted, status, path, version, "configured")
+        # the user chose it: used whatever its version, without a log line (the real binary behind a shim,
+        # which would not find its version in the instance's environment)
+        return Interpreter(runtime, wanted, status, real or path, version, "configured")
 
     # ---- Python
 
