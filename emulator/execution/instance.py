@@ -81,7 +81,7 @@ class Instance:
             # liveness costs an engine call on Docker: ask every few checks only
             if checks % 4 == 0 and not await asyncio.to_thread(self.backend.alive, self.started):
                 await asyncio.to_thread(self.log.ended.wait, 1)
-                raise StartFailed(f"the instance exited before it listened on port {self.started.port}.\n"
+                raise StartFailed(f"the instance exited before it was ready to serve.\n"
                                   f"Logs:\n{self.log.recent()}")
             if time.monotonic() > deadline:
                 raise StartFailed(f"Function instance health check failed on port {self.spec.ca_port} in "
