@@ -1,9 +1,10 @@
 # The emulator as a container (docker compose up).
 # Online, the base is the public Python image and pip installs the dependencies.
-# Offline (no registry, as in CI), build on the runtime image and bring the dependencies as wheels:
-#   fc-emulator images build --offline          # makes fc-emulator/runtime:latest
-#   pip wheel -w wheels .                        # the emulator's dependencies, built on the host
-#   FC_EMULATOR_BASE_IMAGE=fc-emulator/runtime:latest docker compose up
+# Offline (no registry, as in CI), build on a runtime image with Python 3.11 and bring the
+# dependencies as wheels built by the host's Python 3.11:
+#   fc-emulator images build --offline --if-missing custom.debian12   # Debian 12, Python 3.11
+#   pip wheel -w wheels .
+#   FC_EMULATOR_BASE_IMAGE=fc-emulator/custom.debian12:latest docker compose up
 # Wheels are unpacked with Python's own zipfile module, so the base needs no pip.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}

@@ -71,15 +71,20 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_images(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("images", help="build the runtime images of the Docker backend")
+    p = sub.add_parser("images", help="build and list the runtime images of the Docker backend")
     isub = p.add_subparsers(dest="images_command", required=True)
-    b = isub.add_parser("build", help="build the runtime image (python3 + nodejs on Debian bookworm)")
+    b = isub.add_parser("build", help="build fc-emulator/<runtime>:latest for the named runtimes "
+                                      "(default: every runtime that can run; `all`: every runtime)")
+    b.add_argument("runtimes", nargs="*", metavar="RUNTIME")
     b.add_argument("--offline", action="store_true",
-                   help="no registry: debootstrap a Debian base from --mirror and `docker import` it")
-    b.add_argument("--image", default=_env("RUNTIME_IMAGE", "fc-emulator/runtime:latest"))
-    b.add_argument("--mirror", default="http://deb.debian.org/debian")
-    b.add_argument("--if-missing", action="store_true", help="do nothing when the image is already there")
-    isub.add_parser("list", help="show the runtime image and whether it is present")
+                   help="no registry (as root): debootstrap Debian suites and `docker import` them")
+    b.add_argument("--if-missing", action="store_true", help="skip the images that are already there")
+    b.add_argument("--without-builtin-modules", action="store_true",
+                   help="leave out FC's preinstalled Python/Node.js packages (smaller, quicker to build)")
+    b.add_argument("--mirror", default=_env("DEBIAN_MIRROR"),
+                   help="Debian mirror for --offline; default: the host's apt sources [FC_EMULATOR_DEBIAN_MIRROR]")
+    ls = isub.add_parser("list", help="each runtime's image, whether it is present, and its language version")
+    ls.add_argument("runtimes", nargs="*", metavar="RUNTIME", help="default: every runtime")
 
 
 def _add_triggers(sub: argparse._SubParsersAction) -> None:
@@ -119,24 +124,32 @@ def triggers(args: argparse.Namespace) -> int:
     return 0
 
 
-def images(args: argparse.Namespace) -> None:
+def images(args: argparse.Namespace) -> int:
     import docker
 
     from emulator.execution import images as img
 
-    client = docker.from_env(timeout=600)
-    if args.images_command == "list":
-        image = _env("RUNTIME_IMAGE", "fc-emulator/runtime:latest")
-        print(f"{image}\t{'present' if img.present(client, image) else 'missing'}")
-        return
-    if args.if_missing and img.present(client, args.image):
-        print(f"{args.image} is present")
-        return
-    if args.offline:
-        img.build_offline(client, args.image, args.mirror)
-    else:
-        img.build_online(client, args.image)
-    print(f"built {args.image}")
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - no engine, no socket access, ...
+        print(f"cannot reach the Docker engine: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.images_command == "list":
+            runtimes = img.targets(args.runtimes) if args.runtimes else list(img.catalog.RUNTIMES.values())
+            print(img.table(img.status(client, runtimes)))
+            return 0
+        if args.without_builtin_modules:
+            os.environ[img.NO_MODULES_ENV] = "1"
+        img.build(client, img.targets(args.runtimes), offline=args.offline, if_missing=args.if_missing,
+                  mirror=args.mirror, echo=lambda line: print(line, flush=True))
+        return 0
+    except img.BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
 
 
 def _add_interpreter_flag(p: argparse.ArgumentParser) -> None:
@@ -225,8 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     events_cli.add_parsers(sub, _env)
     args = parser.parse_args(argv)
     if args.command == "images":
-        images(args)
-        return
+        sys.exit(images(args))
     if args.command == "triggers":
         sys.exit(triggers(args))
     if args.command == "interpreters":

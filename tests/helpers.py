@@ -124,7 +124,16 @@ def fc_error(exc_info) -> dict:
     return json.loads(exc_info.value.message)
 
 
-RUNTIME_IMAGE = os.environ.get("FC_EMULATOR_RUNTIME_IMAGE", "fc-emulator/runtime:latest")
+# A per-runtime image with Python 3.11 both online (python:3.11-slim-bookworm) and offline (bookworm's
+# python3): the base of the compose test's emulator image (host-built wheels need the same minor) and
+# of the custom-container test image.
+RUNTIME_IMAGE = os.environ.get("FC_EMULATOR_TEST_BASE_IMAGE", "fc-emulator/custom.debian12:latest")
+
+
+def docker_images_needed() -> list[str]:
+    """The runtime images the Docker variants use: every runnable runtime's (scripts/test builds them)."""
+    from emulator.execution import images
+    return sorted({rt.image for rt in images.default_runtimes()} | {RUNTIME_IMAGE})
 
 
 def docker_problem() -> str | None:
@@ -136,11 +145,12 @@ def docker_problem() -> str | None:
     except Exception as exc:  # noqa: BLE001 - any failure means "no Docker"
         return f"no engine: {exc}"
     try:
-        client.images.get(RUNTIME_IMAGE)
-    except Exception:  # noqa: BLE001
-        return f"image {RUNTIME_IMAGE} missing (fc-emulator images build --offline)"
+        have = {tag for image in client.images.list(name="fc-emulator/*") for tag in image.tags}
     finally:
         client.close()
+    missing = [image for image in docker_images_needed() if image not in have]
+    if missing:
+        return f"runtime images missing: {', '.join(missing)} (fc-emulator images build --offline --if-missing)"
     return None
 
 
