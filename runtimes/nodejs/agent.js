@@ -94,9 +94,16 @@ const AGENT_DIR = __dirname + path.sep;
 const isAgentLine = (line) => line.includes(AGENT_DIR) || line.includes('AsyncLocalStorage.run') ||
   line.includes('Domain.run') || /\(domain\.js:\d/.test(line);
 
+// Paths as the instance shows them on FC (/code/index.js), never the process backend's host folders.
+const SHOWN = [[CODE_DIR, '/code'], [path.resolve(OPT_DIR), '/opt'], [__dirname, '/var/fc/runtime/nodejs']]
+  .filter((p) => p[0] !== p[1]);
+function shown(text) {
+  return SHOWN.reduce((t, p) => t.split(p[0] + path.sep).join(p[1] + '/'), text);
+}
+
 function stackLines(err) {
   if (typeof err.stack !== 'string') return [];
-  return err.stack.split('\n').slice(1).filter((l) => !isAgentLine(l)).map((l) => l.trim());
+  return err.stack.split('\n').slice(1).filter((l) => !isAgentLine(l)).map((l) => shown(l.trim()));
 }
 
 // `Cannot find module '/code/x'\nRequire stack:\n- …/agent.js`: drop the agent from the message.
@@ -112,7 +119,7 @@ function cleanLoadError(err) {
 
 function errorJson(err) {
   if (err instanceof Error || Object.prototype.toString.call(err) === '[object Error]') {
-    return { errorMessage: String(err.message), errorType: String(err.name), stackTrace: stackLines(err) };
+    return { errorMessage: shown(String(err.message)), errorType: String(err.name), stackTrace: stackLines(err) };
   }
   let msg;
   try {
