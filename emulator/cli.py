@@ -178,6 +178,22 @@ def interpreters(args: argparse.Namespace) -> int:
     return interpreters_cli.fetch(args.runtimes)
 
 
+def _add_modules(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("modules", help="FC's built-in modules (oss2, raw-body, ...) for the process backend")
+    msub = p.add_subparsers(dest="modules_command", required=True)
+    i = msub.add_parser("install", help="install the named runtimes' modules (default: all) from PyPI and npm")
+    i.add_argument("runtimes", nargs="*", metavar="RUNTIME", help="python and nodejs runtimes (default: all)")
+    _add_interpreter_flag(i)
+    msub.add_parser("list", help="each runtime's modules, and the sets installed")
+
+
+def modules(args: argparse.Namespace) -> int:
+    from emulator import modules_cli
+    if args.modules_command == "list":
+        return modules_cli.list_()
+    return modules_cli.install(args.runtimes, _interpreter_settings(args))
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     keys = parse_access_keys(([_env("ACCESS_KEYS")] if _env("ACCESS_KEYS") else []) + args.access_key)
     return Settings(
@@ -234,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     _add_images(sub)
     _add_triggers(sub)
     _add_interpreters(sub)
+    _add_modules(sub)
     records_cli.add_parsers(sub, _env)
     events_cli.add_parsers(sub, _env)
     args = parser.parse_args(argv)
@@ -244,6 +261,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "interpreters":
         try:
             sys.exit(interpreters(args))
+        except ValueError as exc:
+            parser.error(str(exc))
+    if args.command == "modules":
+        try:
+            sys.exit(modules(args))
         except ValueError as exc:
             parser.error(str(exc))
     if args.command in events_cli.COMMANDS:

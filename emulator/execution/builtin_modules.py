@@ -180,22 +180,26 @@ def minor(version: str) -> str:
 
 # ---- the process backend
 
-def instance_paths(spec, interpreter_version: str, env: dict[str, str]) -> str:
+def instance_paths(spec, interpreter_version: str, env: dict[str, str]) -> tuple[str, tuple[str, str] | None]:
     """Put `spec`'s built-in modules on the instance's module path, after what the agent puts first
-    (code folder, layers) and after the user's own PYTHONPATH / NODE_PATH. Changes `env`; returns the
-    line to put in the instance's log when the set is not installed, else ''."""
+    (code folder, layers) and after the user's own PYTHONPATH / NODE_PATH; changes `env`. Returns the
+    line for the instance's log when the set is not installed (else ''), and (host folder, where FC
+    keeps it) so the instance's output names FC's path."""
     mset = module_set(spec.runtime)
     if mset is None:
-        return ""
-    path = folder(mset, minor(interpreter_version))
+        return "", None
+    version = minor(interpreter_version)
+    path = folder(mset, version)
     if mset.family == catalog.NODEJS:
-        path = path / "node_modules"
+        path, inside = path / "node_modules", "/usr/local/lib/node_modules"
+    else:
+        inside = f"/usr/local/lib/python{version}/site-packages"
     if not path.is_dir():
         return (f"fc-emulator: FC's built-in modules of {spec.runtime} ({', '.join(mset.checks[:4])}, ...) are not "
-                f"installed for the process backend: run `fc-emulator modules install {spec.runtime}`")
+                f"installed for the process backend: run `fc-emulator modules install {spec.runtime}`"), None
     var = "PYTHONPATH" if mset.family == catalog.PYTHON else "NODE_PATH"
     env[var] = os.pathsep.join(p for p in (env.get(var, ""), str(path)) if p)
-    return ""
+    return "", (str(path), inside)
 
 
 # ---- installers
@@ -228,6 +232,7 @@ def python_binary(wanted: str) -> str:
 
 
 def _pip_install(mset: ModuleSet, python: str, version: str, tmp: Path, echo: Echo) -> None:
+    tmp.chmod(0o755)  # mkdtemp's 0700 would follow the folder into images, unreadable to other users
     echo(f"   pip install {len(mset.packages)} packages of FC's {mset.name} list with Python {version}")
     argv = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q",
             "--no-warn-script-location", "--target", str(tmp), *mset.packages]
@@ -303,6 +308,7 @@ def _npm_install(mset: ModuleSet, tmp: Path, echo: Echo) -> None:
     npm = shutil.which("npm")
     if not npm:
         raise ModulesError("npm is needed to install the Node.js built-in modules (it is not on PATH)")
+    tmp.chmod(0o755)
     echo(f"   npm install {len(mset.packages)} packages of FC's {mset.name} list")
     _run([npm, "install", "--prefix", str(tmp), "--no-audit", "--no-fund", "--omit=dev", "--no-save",
           "--loglevel=error", *mset.packages], cwd=str(tmp))
@@ -377,10 +383,10 @@ def dockerfile_snippet(runtime: str) -> str:
     if mset.family == catalog.NODEJS:
         return ("RUN npm install --global --no-audit --no-fund " + " ".join(mset.packages)
                 + " && npm cache clean --force\n")
-    lines = ""
-    flags = ""
-    if mset.constraints and catalog.get(runtime).version == mset.python:
-        lines = "RUN printf '%s\\n' " + " ".join(mset.constraints.split()) + " > /tmp/fc-constraints.txt\n"
+    pins = (mset.constraints if catalog.get(runtime).version == mset.python else "").split() + mset.compat.split()
+    lines, flags = "", ""
+    if pins:
+        lines = "RUN printf '%s\\n' " + " ".join(f"'{p}'" for p in pins) + " > /tmp/fc-constraints.txt\n"
         flags = "-c /tmp/fc-constraints.txt "
     return lines + f"RUN pip install --no-cache-dir {flags}" + " ".join(mset.packages) + "\n"
 

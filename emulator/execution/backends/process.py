@@ -16,6 +16,7 @@ import termios
 import threading
 from pathlib import Path
 
+from emulator.execution import builtin_modules
 from emulator.execution.interpreters import Interpreters
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
 from emulator.execution.environment import instance_env
@@ -60,6 +61,12 @@ class ProcessBackend(Backend):
                **instance_env(spec, instance_id, code_path=str(spec.code_dir), port=port, host="127.0.0.1",
                               opt_path=str(spec.opt_dir) if spec.opt_dir else None)}
         cmd = self._command(spec, log)
+        modules = None
+        if builtin_modules.module_set(spec.runtime):  # FC's built-in modules (oss2, raw-body, ...), after code, layers
+            notice, modules = builtin_modules.instance_paths(
+                spec, self.interpreters.lookup(spec.runtime).version, env)
+            if notice:
+                log.feed(notice)
         headroom = ADDRESS_SPACE_HEADROOM_MB + THREAD_STACK_MB * spec.concurrency
         limit = (spec.memory_mb + headroom) * 1024 * 1024 if spec.kind == "python" else None
 
@@ -79,6 +86,8 @@ class ProcessBackend(Backend):
         shown = [(str(spec.code_dir), "/code"), (str(self.runtimes_dir), "/var/fc/runtime"), (str(tmp), "/tmp")]
         if spec.opt_dir:
             shown.append((str(spec.opt_dir), "/opt"))
+        if modules:
+            shown.append(modules)
         threading.Thread(target=_pump, args=(proc, log, shown), name=f"log-{instance_id}", daemon=True).start()
         return Started(instance_id, "127.0.0.1", port, log, handle=proc, extra={"workdir": workdir})
 
