@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -336,59 +335,16 @@ def _run(argv: list[str], env: dict[str, str] | None = None, cwd: str | None = N
     return out.stdout
 
 
-# ---- Docker images
-
-def recipe_set(recipe: str) -> tuple[ModuleSet, str] | None:
-    """The set an offline image recipe carries, and its Python minor ('' for Node.js): several FC
-    runtimes share one recipe (python3.6 ... python3.9 all run bullseye's 3.9): the image gets the list of
-    the runtime whose language the recipe gives, else of the newest runtime on it."""
-    r = catalog.OFFLINE_RECIPES[recipe]
-    if r.node_major is not None:
-        runtime = "nodejs4.4" if r.node_major == 4 else f"nodejs{r.node_major}"
-        return (SETS[RUNTIME_SETS[runtime]], "") if runtime in RUNTIME_SETS else None
-    users = [rt for rt in catalog.RUNTIMES.values() if rt.offline_recipe == recipe and rt.family == catalog.PYTHON]
-    if not users:
-        return None
-    version = minor(r.language.split()[-1])
-    exact = [rt for rt in users if rt.version == version]
-    newest = max(users, key=lambda rt: tuple(int(p) for p in rt.version.split(".")))
-    return SETS[RUNTIME_SETS[(exact or [newest])[0].name]], version
-
+# ---- Docker images (builtin_modules_images.py; the image build calls these two)
 
 def install_into_rootfs(recipe: str, rootfs: Path, echo: Echo = print) -> dict[str, str]:
-    """Copy the recipe's set into an offline image's root file system, where FC keeps them: Python's
-    /usr/local/lib/pythonX.Y/dist-packages (on the sys.path of Debian's pythonX.Y, after the standard
-    library), Node's /usr/local/lib/node_modules (on the agent's NODE_PATH, as on FC). Installs the set
-    into the cache first when missing (a Python of the image's minor from the host: same ABI). Returns
-    the ENV the image needs (none)."""
-    found = recipe_set(recipe)
-    if found is None:
-        return {}
-    mset, version = found
-    src = install(mset, python_binary(version) if version else None, echo)
-    if mset.family == catalog.PYTHON:
-        src, dest = src, rootfs / f"usr/local/lib/python{version}/dist-packages"
-    else:
-        src, dest = src / "node_modules", rootfs / "usr/local/lib/node_modules"
-    echo(f"   FC's built-in modules of {mset.name} -> /{dest.relative_to(rootfs)}")
-    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
-    return {}
+    from emulator.execution import builtin_modules_images
+    return builtin_modules_images.install_into_rootfs(recipe, rootfs, echo)
 
 
 def dockerfile_snippet(runtime: str) -> str:
-    """Dockerfile lines for the online build (official python:/node: images, a registry at hand)."""
-    mset = module_set(runtime)
-    if mset is None:
-        return ""
-    if mset.family == catalog.NODEJS:
-        return ("RUN npm install --global --no-audit --no-fund " + " ".join(mset.packages)
-                + " && npm cache clean --force\n")
-    pins = (mset.constraints if catalog.get(runtime).version == mset.python else "").split() + mset.compat.split()
-    lines, flags = "", ""
-    if pins:
-        lines = "RUN printf '%s\\n' " + " ".join(f"'{p}'" for p in pins) + " > /tmp/fc-constraints.txt\n"
-        flags = "-c /tmp/fc-constraints.txt "
-    return lines + f"RUN pip install --no-cache-dir {flags}" + " ".join(mset.packages) + "\n"
+    from emulator.execution import builtin_modules_images
+    return builtin_modules_images.dockerfile_snippet(runtime)
 
 
 def installed_sets() -> list[Path]:
