@@ -61,12 +61,18 @@ def build(client, runtimes: list[Runtime], *, offline: bool, if_missing: bool = 
         from emulator.execution.images import mirror as apt_mirror
         from emulator.execution.images import offline as off
         mirror = mirror or apt_mirror.host_mirror()
+        # One image per recipe, tagged for every runtime on it (named or not), so runtimes that share a
+        # recipe never run different builds of it.
         recipes: dict[str, list[Runtime]] = {}
         for rt in todo:
-            recipes.setdefault(rt.offline_recipe, []).append(rt)
-        clock.step(f"offline build of {len(recipes)} recipe(s) for {len(todo)} runtime(s); "
+            recipes.setdefault(rt.offline_recipe, [])
+        for rt in catalog.RUNTIMES.values():
+            if rt.offline_recipe in recipes:
+                recipes[rt.offline_recipe].append(rt)
+        clock.step(f"offline build of {len(recipes)} recipe(s) for {sum(map(len, recipes.values()))} runtime(s); "
                    f"Debian mirror {mirror or '(debootstrap default)'}; cache {off.cache_dir()}")
         off.build(client, recipes, mirror, clock)
+        todo = [rt for runtimes_of in recipes.values() for rt in runtimes_of]
     else:
         from emulator.execution.images import online
         online.build(client, todo, clock)
@@ -96,6 +102,7 @@ def status(client, runtimes: list[Runtime]) -> list[Row]:
     """Each runtime's image, whether it is there, and the language version inside (its label, or
     asked once from the interpreter for an image fc-emulator did not build)."""
     single, per_runtime = image_overrides()
+    asked: dict[tuple, str] = {}  # one image mapped to many runtimes is asked once per question
     rows = []
     for rt in runtimes:
         image = per_runtime.get(rt.name) or single or rt.image
@@ -104,7 +111,10 @@ def status(client, runtimes: list[Runtime]) -> list[Row]:
             rows.append(Row(rt.name, image, False, rt.language, "", "", ""))
             continue
         image_labels = found.labels or {}
-        language = image_labels.get(labels.LANGUAGE) or _ask(client, image, rt)
+        language = image_labels.get(labels.LANGUAGE)
+        if not language:
+            key = (found.id, repr(labels.version_commands(rt)))
+            language = asked[key] if key in asked else asked.setdefault(key, _ask(client, image, rt))
         build_kind = image_labels.get(labels.BUILD, "")
         rows.append(Row(rt.name, image, True, rt.language, language, labels.match(rt, language, build_kind),
                         build_kind))

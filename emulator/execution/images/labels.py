@@ -44,7 +44,8 @@ def language_from(run: Callable[[list[str]], str], rt: Runtime) -> str:
             line = _first_line(run(argv))
         except Exception:  # noqa: BLE001 - a missing interpreter: say so, the image is still usable for others
             line = f"no {argv[0]}"
-        parts.append(prefix + re.sub(r"\s*\(.*$", "", line))  # "PHP 7.4.33 (cli) ..." -> "PHP 7.4.33"
+        line = re.sub(r'^openjdk version "([^"]+)".*', r"OpenJDK \1", line)  # -> "OpenJDK 11.0.24"
+        parts.append(prefix + re.sub(r"\s*\(.*$", "", line).replace('"', ""))  # "PHP 7.4.33 (cli) ..." -> "PHP 7.4.33"
     return ", ".join(parts)
 
 
@@ -55,14 +56,17 @@ def _wanted(rt: Runtime) -> str | None:
 
 def _found(rt: Runtime, language: str) -> str | None:
     patterns = {catalog.PYTHON: r"Python (\d+\.\d+)", catalog.NODEJS: r"v(\d+)\.", catalog.PHP: r"PHP (\d+\.\d+)",
-                catalog.JAVA: r'version "(?:1\.)?(\d+)', catalog.DOTNET: r"NETCore\.App (\d+\.\d+)"}
+                catalog.JAVA: r"OpenJDK (?:1\.)?(\d+)", catalog.DOTNET: r"NETCore\.App (\d+\.\d+)"}
     pattern = patterns.get(rt.family)
     m = re.search(pattern, language) if pattern else None
     return m.group(1) if m else None
 
 
 def match(rt: Runtime, language: str, build: str) -> str:
-    """'exact' when the image runs FC's version of the language, 'nearest' when not, '?' when unknown."""
+    """'exact' when the image runs FC's version of the language, 'nearest' when not, 'none' when the image
+    lacks the interpreter, '?' when unknown."""
+    if language and all(part.startswith("no ") for part in language.split(", ")):
+        return "none"
     wanted = _wanted(rt)
     if wanted and rt.family != catalog.CUSTOM:
         found = _found(rt, language)

@@ -73,6 +73,8 @@ def build(client, recipes: dict[str, list[Runtime]], mirror: str | None, clock: 
         raise BuildError(why)
     root = cache_dir()
     with _locked(root):
+        for stale in [*root.glob("build-*"), *root.glob("rootfs/debootstrap-*")]:  # left by a killed build
+            shutil.rmtree(stale, ignore_errors=True)
         # Recipes with the same suite and packages share one install (python3.11 and every node<N>).
         groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         for name in recipes:
@@ -127,7 +129,12 @@ def _untar(clock: Clock, tarball: Path, dest: Path) -> None:
 
 
 def _chroot(clock: Clock, rootfs: Path, argv: list[str], what: str) -> str:
-    return run(clock, ["chroot", str(rootfs), *argv], what, env=CHROOT_ENV)
+    """Run argv inside the rootfs. Some package scripts need /proc (Java's): it is mounted in a private
+    mount and PID namespace, so it vanishes with the command and never outlives a killed build."""
+    prefix = ["chroot", str(rootfs)]
+    if shutil.which("unshare"):
+        prefix = ["unshare", "--mount", "--pid", "--fork", f"--mount-proc={rootfs / 'proc'}", *prefix]
+    return run(clock, [*prefix, *argv], what, env=CHROOT_ENV)
 
 
 def _install(clock: Clock, root: Path, rootfs: Path, suite: str, packages: tuple[str, ...]) -> None:
@@ -146,7 +153,9 @@ def _install(clock: Clock, root: Path, rootfs: Path, suite: str, packages: tuple
     argv = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
     try:
         _chroot(clock, rootfs, argv, "apt-get install")
-    except BuildError:  # the cached package lists may be older than the mirror: refresh them once
+    except BuildError as exc:  # the cached package lists may be older than the mirror: refresh them once
+        if not any(sign in str(exc) for sign in ("Unable to fetch", "Unable to locate", "404", "Failed to fetch")):
+            raise
         clock.step(f"{suite}: apt-get update (the cached package lists are out of date)")
         _chroot(clock, rootfs, ["apt-get", "update", "-q"], "apt-get update")
         _chroot(clock, rootfs, argv, "apt-get install")
@@ -246,6 +255,8 @@ def _clean(rootfs: Path, keep_lists: bool) -> None:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+    for section in range(1, 9):  # update-alternatives links man pages there (Java's postinst fails without)
+        (rootfs / f"usr/share/man/man{section}").mkdir(parents=True, exist_ok=True)
     if not keep_lists:
         for name in ("resolv.conf", "hosts"):  # Docker provides both to every container
             (rootfs / "etc" / name).write_text("")
