@@ -60,7 +60,7 @@ def build(client, runtimes: list[Runtime], *, offline: bool, if_missing: bool = 
     if offline:
         from emulator.execution.images import mirror as apt_mirror
         from emulator.execution.images import offline as off
-        mirror = mirror or apt_mirror.host_mirror()
+        mirror = (mirror or apt_mirror.host_mirror() or "").rstrip("/") or None
         # One image per recipe, tagged for every runtime on it (named or not), so runtimes that share a
         # recipe never run different builds of it.
         recipes: dict[str, list[Runtime]] = {}

@@ -88,7 +88,7 @@ def build(client, recipes: dict[str, list[Runtime]], mirror: str | None, clock: 
             try:
                 stage = work / "stage"
                 _untar(clock, base, stage)
-                _install(clock, root, stage, suite, packages)
+                _install(clock, root, stage, suite, packages, mirror)
                 for i, name in enumerate(names):
                     rootfs = stage if i == len(names) - 1 else work / name
                     if rootfs != stage:
@@ -146,8 +146,12 @@ def _can_unshare() -> bool:
         ["unshare", "--mount", "--pid", "--fork", "true"], capture_output=True).returncode == 0
 
 
-def _install(clock: Clock, root: Path, rootfs: Path, suite: str, packages: tuple[str, ...]) -> None:
-    """apt-get install the packages in the rootfs, with the host's DNS and the cached .debs."""
+def _install(clock: Clock, root: Path, rootfs: Path, suite: str, packages: tuple[str, ...],
+             mirror: str | None) -> None:
+    """apt-get install the packages in the rootfs, with the host's DNS and the cached .debs, from this
+    build's mirror (the cached base may have been bootstrapped from another: then apt updates first)."""
+    if mirror:
+        _write(rootfs / "etc/apt/sources.list", f"deb {mirror} {suite} main\n")
     for name in ("resolv.conf", "hosts"):
         target = rootfs / "etc" / name
         target.unlink(missing_ok=True)
