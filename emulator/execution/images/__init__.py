@@ -15,7 +15,7 @@ from emulator.execution.images import labels
 from emulator.execution.images.offline import NO_MODULES_ENV
 from emulator.execution.images.steps import BuildError, Clock
 
-__all__ = ["BuildError", "Row", "build", "default_runtimes", "present", "status", "targets"]
+__all__ = ["NO_MODULES_ENV", "BuildError", "Row", "build", "default_runtimes", "present", "status", "targets"]
 
 
 def default_runtimes() -> list[Runtime]:
