@@ -47,7 +47,7 @@ class OfflineRecipe:
 
 
 OFFLINE_RECIPES: dict[str, OfflineRecipe] = {
-    "python2.7": OfflineRecipe("bullseye", ("python2.7", "python3"), "Python 2.7.18"),
+    "python2.7": OfflineRecipe("bullseye", ("python2.7", "libpython2.7", "python3"), "Python 2.7.18"),
     "python3.9": OfflineRecipe("bullseye", ("python3",), "Python 3.9.2"),
     "python3.11": OfflineRecipe("bookworm", ("python3",), "Python 3.11.2"),
     **{f"node{m}": OfflineRecipe("bookworm", ("python3",), f"Node.js {m}", node_major=m)
