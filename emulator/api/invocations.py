@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from emulator import errors
 from emulator.api.auth import Caller, authenticate
 from emulator.api.wire import error_response, split_qualifier
-from emulator.invocation.sync import Invocation, Outcome
+from emulator.invocation.sync import Invocation, Outcome, tracing_headers
 
 router = APIRouter(tags=["invocations"])
 
@@ -57,7 +57,7 @@ async def handle_invoke(request: Request, caller: Caller, service: str, function
         raise errors.entity_too_large(SYNC_PAYLOAD_LIMIT)
     inv = Invocation(account=caller.account_id, service=svc, qualifier=qualifier, function=function, payload=payload,
                      request_id=request.state.request_id, want_log=log_type == "Tail",
-                     extra_headers={k: v for k, v in request.headers.items() if k.startswith("x-fc-tracing-")})
+                     extra_headers=tracing_headers(request.headers.items()))
     invoker = request.app.state.invoker
     out = await invoker.invoke(inv)
     headers = outcome_headers(out)
@@ -83,7 +83,7 @@ async def _handle_async(request: Request, caller: Caller, svc: str, qualifier: s
     request_id = request.state.request_id
     task_id = await request.app.state.async_invoker.enqueue(
         account=caller.account_id, service=svc, qualifier=qualifier, function=function, payload=payload,
-        request_id=request_id, headers={k: v for k, v in request.headers.items() if k.startswith("x-fc-tracing-")},
+        request_id=request_id, headers=tracing_headers(request.headers.items()),
         invocation_id=task_id, stateful_enable=None if not enable else enable == "true")
     headers = {"X-Fc-Stateful-Async-Invocation-Id": task_id} if task_id else {}
     return Response(status_code=202, headers=headers)

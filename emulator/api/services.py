@@ -56,7 +56,13 @@ def get_service(service: str, ctx: Ctx = Depends(fc_ctx)):
     svc, qualifier = split_qualifier(ctx.request, service)
     with ctx.db.read() as s:
         snap = snapshots.resolve(s, ctx.account, svc, qualifier)
-        return fc_json(snap.service_out(), snap.service_etag)
+        body = snap.service_out()
+        if not snap.is_latest:
+            # FC answers a version or alias with the version's description (fc-python-sdk
+            # version_test.py::test_get_service); the rest is the service as frozen.
+            version = res.get(s, ctx.account, "version", svc, snap.version_id)
+            body["description"] = (version.body.get("description") if version else None) or ""
+        return fc_json(body, snap.service_etag)
 
 
 @router.put("/services/{service}")

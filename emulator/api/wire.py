@@ -75,9 +75,9 @@ def request_id(request: Request) -> str:
 def error_response(request: Request, exc: FCError) -> JSONResponse:
     body = exc.body()
     body["RequestId"] = getattr(request.state, "request_id", "")
-    if request.url.path.startswith("/2021-04-06/"):
-        # The 2021 Tea SDK reads Code/Message (fc-api.md §5); without them it reports code None.
-        body.update(Code=exc.code, Message=exc.message)
+    # The 2021 Tea SDKs read Code/Message (fc-api.md §5; alibabacloud_tea_openapi reads
+    # `Code`/`code`, `Message`/`message`, `RequestId`); the fc2 SDKs read ErrorCode/ErrorMessage.
+    body.update(Code=exc.code, Message=exc.message)
     return JSONResponse(body, status_code=exc.status, headers={"X-Fc-Request-Id": body["RequestId"]})
 
 

@@ -81,6 +81,38 @@ def rejected(inv: Invocation, exc: errors.FCError) -> Outcome:
                    code_checksum="", log_lines=[])
 
 
+TRACING = "x-fc-tracing-"
+BAGGAGE_PREFIX = "x-fc-tracing-opentracing-span-context-baggage-"  # one header per key (the SDKs' form)
+BAGGAGES = "x-fc-tracing-opentracing-span-baggages"  # base64 JSON object, what the agents read
+
+
+def tracing_headers(items) -> dict[str, str]:
+    """The caller's x-fc-tracing-* headers (lower-case names) as the agents read them: baggage sent
+    as `...-span-context-baggage-<key>: <value>` is folded into FC's base64 JSON baggage header (over
+    the keys of one the caller sent itself). One pass over the headers: this runs on every call."""
+    out: dict[str, str] = {}
+    baggage: dict[str, str] | None = None
+    for k, v in items:
+        if k.startswith(TRACING):
+            if k.startswith(BAGGAGE_PREFIX):
+                if baggage is None:
+                    baggage = {}
+                baggage[k[len(BAGGAGE_PREFIX):]] = v
+            else:
+                out[k] = v
+    if baggage:
+        merged: dict = {}
+        if BAGGAGES in out:
+            try:
+                sent = json.loads(base64.b64decode(out[BAGGAGES], validate=True))
+                merged = sent if isinstance(sent, dict) else {}
+            except ValueError:  # not base64 / not JSON: the per-key headers alone
+                pass
+        merged.update(baggage)
+        out[BAGGAGES] = base64.b64encode(json.dumps(merged).encode()).decode()
+    return out
+
+
 Listener = Callable[[Invocation, "Outcome"], Awaitable[None]]
 
 
