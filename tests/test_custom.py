@@ -176,3 +176,41 @@ def test_custom_container_command_not_found(efc, tmp_path, custom_image):
                                                "command": '["/no/such/binary"]'})
     status, err = invoke_error(efc, "svc", "fn")
     assert status == 412 and err["ErrorCode"] == "FunctionNotStarted"
+
+
+# A custom runtime's bootstrap the way FC's samples write it: a shell script that starts the server.
+VERSION_SERVER = r'''import os, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        debian = open("/etc/debian_version").read().strip() if os.path.exists("/etc/debian_version") else "?"
+        out = ("%s|%d.%d" % (debian, sys.version_info[0], sys.version_info[1])).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+
+HTTPServer(("0.0.0.0", int(os.environ.get("FC_CUSTOM_LISTEN_PORT") or 9000)), Handler).serve_forever()
+'''
+
+
+@pytest.mark.parametrize("runtime, debian, python", [
+    ("custom", "11", "3.9"), ("custom.debian10", "11", "3.9"),  # buster is not reachable offline: nearest
+    ("custom.debian11", "11", "3.9"), ("custom.debian12", "12", "3.11")])
+def test_custom_runtimes_report_their_system(efc, tmp_path, backend, runtime, debian, python):
+    """Each custom runtime runs on its own image's Debian and Python (runtimes.md §15); on the process
+    backend the bootstrap runs on the host."""
+    deploy(efc, tmp_path, {"bootstrap": "#!/bin/bash\nexec python3 server.py\n", "server.py": VERSION_SERVER},
+           runtime=runtime, handler="index.handler", executable=("bootstrap",))
+    got_debian, got_python = efc.invoke_function("svc", "fn", payload=b"v").data.decode().split("|")
+    if backend == "docker":
+        assert (got_debian.split(".")[0], got_python) == (debian, python)
+    else:  # the host's own system and python3
+        assert got_python.startswith("3.") and got_debian
