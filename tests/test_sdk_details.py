@@ -16,7 +16,8 @@ from alibabacloud_fc_open20210406.client import Client
 from alibabacloud_tea_openapi import models as open_api_models
 from alibabacloud_tea_openapi.exceptions import ClientException
 
-from tests.helpers import AK_ID, AK_SECRET, HELLO_PY, Server, deploy, fc_client, fc_error, zip_b64
+from tests.helpers import (AK_ID, AK_SECRET, HELLO_PY, Server, deploy, fc_client, fc_error, wait_async_idle,
+                           zip_b64)
 
 ACCOUNT = "120120120120"
 ARN = "acs:mns:cn-hangzhou:120120120120:/queues/q1/messages"
@@ -301,3 +302,20 @@ def test_tracing_baggage_headers_reach_the_function(efc, tmp_path, runtime, file
 
     out = json.loads(efc.invoke_function(svc, "fn", payload=b"{}").data)
     assert out["openTracingSpanBaggages"] == {}
+
+
+def test_tracing_baggage_reaches_an_async_invocation(efc, exec_server, tmp_path):
+    """Async events keep the caller's tracing headers; the baggage is folded the same way."""
+    svc = unique("trace")
+    files = {"index.py": "import json\ndef handler(event, context):\n"
+                         "    print('BAGGAGE=' + json.dumps(context.tracing.span_baggages, sort_keys=True))\n"}
+    deploy(efc, tmp_path, files, service=svc, runtime="python3.9")
+    r = efc.invoke_function(svc, "fn", payload=b"{}", headers={
+        "x-fc-invocation-type": "Async", "x-fc-tracing-opentracing-span-context": "1:1:0:1",
+        "x-fc-tracing-opentracing-span-context-baggage-k": "v"})
+    assert r.headers["x-fc-request-id"]
+    wait_async_idle(exec_server)
+    rec = requests.get(f"{exec_server.url}/_emulator/invocations/{r.headers['x-fc-request-id']}",
+                       headers={"X-Fc-Account-Id": efc.account_id})
+    assert rec.status_code == 200, rec.text
+    assert any('BAGGAGE={"k": "v"}' in line for line in rec.json()["logs"]), rec.json()["logs"]

@@ -16,6 +16,8 @@ layer_version   layerName         version (decimal string)
 on_demand       ""                resource           services/{svc}.{q}/functions/{fn}
 provision       ""                resource           {uid}#{svc}#{q}#{fn}
 async_config    svc/fn            qualifier
+event_source    svc/fn/qualifier  sourceArn          (body keeps _functionId: a recreated function has none)
+vpc_binding     svc               vpcId              (body keeps _serviceId: a recreated service has none)
 counter         scope             name               (never-reused id sequences)
 """
 from __future__ import annotations
