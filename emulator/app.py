@@ -6,12 +6,13 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emulator import __version__, errors
 from emulator.api import control, emulator_destinations, emulator_events, emulator_invocations, emulator_triggers
+from emulator.api.auth import authenticate_emulator
 from emulator.api.invocations import InvokeFastPath
 from emulator.api.proxy import CustomDomains
 from emulator.api.routes import mount_fc_api
@@ -103,9 +104,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(CustomDomains)
     app.add_middleware(WireMiddleware)  # added last = outermost: it wraps the fast path too
     app.include_router(control.router)
-    app.include_router(emulator_invocations.router)
-    app.include_router(emulator_destinations.router)
-    app.include_router(emulator_triggers.router)
-    app.include_router(emulator_events.router)
+    # /_emulator/*: open in default mode, signed by a configured key in strict mode (auth.py)
+    for router in (emulator_invocations.router, emulator_destinations.router, emulator_triggers.router,
+                   emulator_events.router):
+        app.include_router(router, dependencies=[Depends(authenticate_emulator)])
     mount_fc_api(app)
     return app

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from emulator import events_cli, records_cli
-from emulator.config import Settings, default_data_dir, parse_access_keys, parse_duration, parse_pairs
+from emulator.config import (Settings, argv_without_access_keys, default_data_dir, parse_access_keys, parse_duration,
+                             parse_pairs, read_access_keys_file)
 
 
 def _env(name: str, default=None):
@@ -23,7 +24,10 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--public-url", default=_env("PUBLIC_URL", ""),
                    help="base URL put in code download links [FC_EMULATOR_PUBLIC_URL]")
     p.add_argument("--access-key", action="append", default=[],
-                   help="ID:SECRET, repeatable [FC_EMULATOR_ACCESS_KEYS, comma-separated]")
+                   help="ID:SECRET, repeatable [FC_EMULATOR_ACCESS_KEYS, comma-separated]; moved out of the "
+                        "command line at start (others can read it), better use the variable or --access-keys-file")
+    p.add_argument("--access-keys-file", default=_env("ACCESS_KEYS_FILE", ""),
+                   help="file of ID:SECRET lines [FC_EMULATOR_ACCESS_KEYS_FILE]")
     p.add_argument("--auth", choices=["default", "strict"], default=_env("AUTH", "default"),
                    help="signature checking mode [FC_EMULATOR_AUTH]")
     p.add_argument("--account-id", default=_env("ACCOUNT_ID", "1234567890123456"),
@@ -68,6 +72,10 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--records-max-age", default=_env("RECORDS_MAX_AGE", "7d"),
                    help="how long invocation records are kept: 3600, 30m, 12h, 7d; 0 = no limit "
                         "[FC_EMULATOR_RECORDS_MAX_AGE]")
+    p.add_argument("--instance-user", default=_env("INSTANCE_USER", "auto"),
+                   help="process backend: the user instances run as; auto = fc-emulator-fn (created when missing, "
+                        "else nobody) when the emulator runs as root, else the emulator's own user "
+                        "[FC_EMULATOR_INSTANCE_USER]")
 
 
 def _add_images(sub: argparse._SubParsersAction) -> None:
@@ -98,27 +106,22 @@ def _add_triggers(sub: argparse._SubParsersAction) -> None:
                    help="the emulator [FC_EMULATOR_URL, else http://127.0.0.1:$FC_EMULATOR_PORT]")
     f.add_argument("--account-id", default=_env("ACCOUNT_ID"),
                    help="the trigger's account; default: the emulator's [FC_EMULATOR_ACCOUNT_ID]")
+    records_cli.add_key_flag(f)
 
 
 def triggers(args: argparse.Namespace) -> int:
     """POST /_emulator/.../fire; prints `fired <requestId>`, or FC's error on stderr (exit 1)."""
-    import requests
     from urllib.parse import quote
 
     path = (f"/_emulator/services/{quote(args.service, safe='')}/functions/{quote(args.function, safe='')}"
             f"/triggers/{quote(args.trigger, safe='')}/fire")
-    headers = {"X-Fc-Account-Id": args.account_id} if args.account_id else {}
     try:
-        r = requests.post(args.url.rstrip("/") + path, headers=headers, timeout=60)
-    except requests.RequestException as exc:
-        print(f"cannot reach the emulator at {args.url}: {exc}", file=sys.stderr)
+        r = records_cli.call(args, "POST", path, timeout=60)
+    except records_cli.ApiError as exc:
+        print(str(exc), file=sys.stderr)
         return 1
     if r.status_code != 200:
-        try:
-            body = r.json()
-            print(f"{r.status_code} {body.get('ErrorCode')}: {body.get('ErrorMessage')}", file=sys.stderr)
-        except ValueError:
-            print(f"{r.status_code} {r.text[:300]}", file=sys.stderr)
+        print(records_cli.error_text(r), file=sys.stderr)
         return 1
     print(f"fired {r.json()['requestId']}")
     return 0
@@ -195,7 +198,8 @@ def modules(args: argparse.Namespace) -> int:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    keys = parse_access_keys(([_env("ACCESS_KEYS")] if _env("ACCESS_KEYS") else []) + args.access_key)
+    from_file = read_access_keys_file(args.access_keys_file) if args.access_keys_file else []
+    keys = parse_access_keys(([_env("ACCESS_KEYS")] if _env("ACCESS_KEYS") else []) + from_file + args.access_key)
     return Settings(
         host=args.host,
         port=args.port,
@@ -223,7 +227,22 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         async_retry_base_delay=args.async_retry_base_delay,
         records_max_count=args.records_max_count,
         records_max_age=parse_duration(args.records_max_age),
+        instance_user=args.instance_user,
     )
+
+
+def _reexec_without_keys() -> None:
+    """`--access-key ID:SECRET` is in /proc/<pid>/cmdline, which every local user (and process-backend
+    code) can read: start again, same pid, with the keys in the environment instead (readable by our
+    own user only)."""
+    clean, keys = argv_without_access_keys(sys.argv[1:])
+    if not keys:  # an abbreviated flag (--access-k): leave it, rather than loop
+        return
+    env = dict(os.environ)
+    env["FC_EMULATOR_ACCESS_KEYS"] = ",".join(filter(None, [env.get("FC_EMULATOR_ACCESS_KEYS", ""), *keys]))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "emulator", *clean], env)
 
 
 def serve(settings: Settings) -> None:
@@ -277,6 +296,8 @@ def main(argv: list[str] | None = None) -> None:
             settings = settings_from_args(args)
         except ValueError as exc:
             parser.error(str(exc))
+        if args.access_key and argv is None:
+            _reexec_without_keys()
         serve(settings)
     else:  # pragma: no cover - argparse enforces the choices
         parser.print_help()

@@ -38,6 +38,33 @@ def parse_access_keys(items: list[str]) -> dict[str, str]:
     return keys
 
 
+def read_access_keys_file(path: str) -> list[str]:
+    """`ID:SECRET` lines (or comma-separated) from a file, `#` comments and blank lines skipped: keys
+    that never appear in the emulator's command line, which every local user can read (/proc/PID/cmdline)."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ValueError(f"--access-keys-file: cannot read {path}: {exc.strerror}") from None
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def argv_without_access_keys(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(argv with every `--access-key X` / `--access-key=X` removed, the keys removed)."""
+    clean, keys, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--access-key" and i + 1 < len(argv):
+            keys.append(argv[i + 1])
+            i += 2
+            continue
+        if arg.startswith("--access-key="):
+            keys.append(arg.split("=", 1)[1])
+        else:
+            clean.append(arg)
+        i += 1
+    return clean, keys
+
+
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -85,6 +112,7 @@ class Settings:
     interpreters: dict[str, str] = field(default_factory=dict)  # process backend: runtime -> binary (interpreters.py)
     custom_domain_suffix: str = "localhost"  # <domain>.localhost reaches custom domain <domain>
     docker_network: str = ""  # reach instances over this network instead of 127.0.0.1 (auto in a container)
+    instance_user: str = "auto"  # process backend: who instances run as (instance_user.py); auto = unprivileged when root
     # async invocations
     async_workers: int = 8  # async events run at once
     async_retry_base_delay: float = 0.5  # seconds; the n-th retry waits base * 2^(n-1) (FC: 0.5 s, 1 s, 2 s, ...)

@@ -1,5 +1,5 @@
 """`fc-emulator events put SOURCE ...`: fire event-source triggers of a running emulator through
-POST /_emulator/events/{source} (plain HTTP, the account as X-Fc-Account-Id).
+POST /_emulator/events/{source} (plain HTTP, the account as X-Fc-Account-Id, signed when a key is set).
 
 Each source has flags for its essentials; `--data JSON` adds any other field (flags win)."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from emulator.records_cli import default_url
+from emulator.records_cli import ApiError, add_key_flag, call, default_url, error_text
 
 COMMANDS = ("events",)
 
@@ -51,6 +51,7 @@ def add_parsers(sub: argparse._SubParsersAction, env) -> None:
         sp.add_argument("--account-id", default=env("ACCOUNT_ID"),
                         help="account whose triggers fire; default: the emulator's [FC_EMULATOR_ACCOUNT_ID]")
         sp.add_argument("--json", action="store_true", help="print the emulator's answer as JSON")
+        add_key_flag(sp)
 
 
 def body_of(args: argparse.Namespace) -> dict:
@@ -79,22 +80,13 @@ def table(matched: list[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import requests
-
-    headers = {"X-Fc-Account-Id": args.account_id} if args.account_id else {}
-    url = f"{args.url.rstrip('/')}/_emulator/events/{args.source}"
     try:
-        r = requests.post(url, json=body_of(args), headers=headers, timeout=600)
-    except requests.RequestException as exc:
-        print(f"fc-emulator events put: cannot reach the emulator at {args.url}: {exc}", file=sys.stderr)
+        r = call(args, "POST", f"/_emulator/events/{args.source}", body=body_of(args), timeout=600)
+    except ApiError as exc:
+        print(f"fc-emulator events put: {exc}", file=sys.stderr)
         return 1
     if r.status_code != 200:
-        try:
-            err = r.json()
-            message = f"{err.get('ErrorCode')}: {err.get('ErrorMessage')}"
-        except ValueError:
-            message = r.text[:300]
-        print(f"fc-emulator events put: {r.status_code} {message}", file=sys.stderr)
+        print(f"fc-emulator events put: {error_text(r)}", file=sys.stderr)
         return 1
     answer = r.json()
     if args.json:

@@ -1,13 +1,21 @@
 """`fc-emulator invocations` and `fc-emulator logs`: the invocation records of a running emulator,
-read through its /_emulator/invocations API (plain HTTP, the account as X-Fc-Account-Id)."""
+read through its /_emulator/invocations API (plain HTTP, the account as X-Fc-Account-Id).
+
+Also the HTTP client every CLI command of a running emulator shares (`call`): it signs with FC's
+scheme when it has a key, which a strict emulator asks for on /_emulator too."""
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import os
 import sys
 import time
 from datetime import datetime
+from email.utils import formatdate
+from urllib.parse import unquote, urlsplit
 
 COMMANDS = ("invocations", "logs")
 FOLLOW_BATCH = 200
@@ -17,10 +25,73 @@ def default_url() -> str:
     return os.environ.get("FC_EMULATOR_URL") or f"http://127.0.0.1:{os.environ.get('FC_EMULATOR_PORT', '9000')}"
 
 
+def add_key_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--access-key", default=None, metavar="ID:SECRET",
+                   help="sign requests with this key (a strict emulator asks for it) [FC_EMULATOR_ACCESS_KEY_ID "
+                        "and FC_EMULATOR_ACCESS_KEY_SECRET, else the first of FC_EMULATOR_ACCESS_KEYS]")
+
+
+def access_key(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The key to sign with: --access-key, else the environment, else none (unsigned)."""
+    raw = getattr(args, "access_key", None)
+    if not raw and os.environ.get("FC_EMULATOR_ACCESS_KEY_ID"):
+        return os.environ["FC_EMULATOR_ACCESS_KEY_ID"], os.environ.get("FC_EMULATOR_ACCESS_KEY_SECRET", "")
+    raw = raw or os.environ.get("FC_EMULATOR_ACCESS_KEYS", "").split(",")[0].strip()
+    if not raw:
+        return None
+    key_id, sep, secret = raw.partition(":")
+    if not sep or not key_id or not secret:
+        raise ApiError("an access key must look like ID:SECRET")
+    return key_id, secret
+
+
+def sign(method: str, url: str, headers: dict[str, str], key: tuple[str, str]) -> None:
+    """Add Date and FC's `Authorization: FC id:signature` (fc-api.md §1.1; the path only is signed)."""
+    headers.setdefault("Date", formatdate(usegmt=True))
+    lower = {k.lower(): v for k, v in headers.items()}
+    fc_headers = "".join(f"{k}:{v}\n" for k, v in sorted(lower.items()) if k.startswith("x-fc-"))
+    to_sign = "\n".join([method.upper(), lower.get("content-md5", ""), lower.get("content-type", ""),
+                         lower["date"], fc_headers + unquote(urlsplit(url).path)])
+    digest = hmac.new(key[1].encode(), to_sign.encode(), hashlib.sha256).digest()
+    headers["Authorization"] = f"FC {key[0]}:{base64.b64encode(digest).decode()}"
+
+
+def call(args: argparse.Namespace, method: str, path: str, *, params: dict | None = None,
+         body: dict | None = None, timeout: float = 30):
+    """One request to the emulator at args.url, in args.account_id's account, signed when a key is set.
+    Raises ApiError when the emulator cannot be reached."""
+    import requests
+
+    headers = {"X-Fc-Account-Id": args.account_id} if getattr(args, "account_id", None) else {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+        headers["Content-MD5"] = base64.b64encode(hashlib.md5(data).digest()).decode()
+    url = args.url.rstrip("/") + path
+    key = access_key(args)
+    if key:
+        sign(method, url, headers, key)
+    try:
+        return requests.request(method, url, params=params, data=data, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        raise ApiError(f"cannot reach the emulator at {args.url}: {exc}") from None
+
+
+def error_text(r) -> str:
+    """`403 AccessDenied: ...` from FC's error body, or the start of whatever came back."""
+    try:
+        body = r.json()
+        return f"{r.status_code} {body.get('ErrorCode')}: {body.get('ErrorMessage')}"
+    except ValueError:
+        return f"{r.status_code} {r.text[:300]}"
+
+
 def add_parsers(sub: argparse._SubParsersAction, env) -> None:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--url", default=default_url(),
                        help="the emulator [FC_EMULATOR_URL, else http://127.0.0.1:$FC_EMULATOR_PORT]")
+        add_key_flag(p)
         p.add_argument("--account-id", default=env("ACCOUNT_ID"),
                        help="account whose records to show; default: the emulator's [FC_EMULATOR_ACCOUNT_ID]")
         p.add_argument("--json", action="store_true", help="raw records as JSON")
@@ -53,22 +124,9 @@ class ApiError(Exception):
 
 
 def _get(args: argparse.Namespace, params: dict) -> dict:
-    import requests
-
-    headers = {"X-Fc-Account-Id": args.account_id} if args.account_id else {}
-    url = args.url.rstrip("/") + "/_emulator/invocations"
-    try:
-        r = requests.get(url, params={k: v for k, v in params.items() if v not in ("", None)}, headers=headers,
-                         timeout=30)
-    except requests.RequestException as exc:
-        raise ApiError(f"cannot reach the emulator at {args.url}: {exc}") from None
+    r = call(args, "GET", "/_emulator/invocations", params={k: v for k, v in params.items() if v not in ("", None)})
     if r.status_code != 200:
-        try:
-            body = r.json()
-            message = f"{body.get('ErrorCode')}: {body.get('ErrorMessage')}"
-        except ValueError:
-            message = r.text[:300]
-        raise ApiError(f"{r.status_code} {message}")
+        raise ApiError(error_text(r))
     return r.json()
 
 

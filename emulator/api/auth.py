@@ -21,7 +21,8 @@ from urllib.parse import quote, unquote, unquote_plus
 from fastapi import Request
 
 from emulator.config import Settings
-from emulator.errors import FCError, access_denied, invalid_access_key, missing_header, signature_not_match
+from emulator.errors import (FCError, access_denied, invalid_access_key, invalid_argument, missing_header,
+                             signature_not_match)
 
 MAX_SKEW_SECONDS = 15 * 60
 
@@ -135,6 +136,25 @@ def _check_date(headers: dict[str, str], strict: bool) -> None:
                             f"({int(skew)} seconds, allowed: {MAX_SKEW_SECONDS})")
 
 
+def content_md5_forms(body: bytes) -> tuple[str, ...]:
+    """The body's MD5 as FC's SDKs send it (fc-api.md §1.1): hex (Go), Base64 of the digest (Java),
+    Base64 of the hex text (Node)."""
+    digest = hashlib.md5(body)
+    hex_text = digest.hexdigest()
+    return (hex_text, base64.b64encode(digest.digest()).decode(), base64.b64encode(hex_text.encode()).decode())
+
+
+async def _check_content_md5(request: Request, headers: dict[str, str], strict: bool) -> None:
+    """Strict mode: a signed Content-MD5 must be the body's, or the body was not the one signed."""
+    sent = headers.get("content-md5", "").strip()
+    if not strict or not sent:
+        return
+    forms = content_md5_forms(await request.body())
+    if sent.lower() != forms[0] and sent not in forms[1:]:
+        raise invalid_argument("the Content-MD5 header does not match the MD5 of the request body "
+                               "(hex or Base64 of the digest, or Base64 of its hex form)")
+
+
 def _secret_for(settings: Settings, key_id: str) -> str | None:
     """The configured secret; None = unknown key, which only default mode lets through."""
     secret = settings.access_keys.get(key_id)
@@ -194,7 +214,9 @@ async def verify(request: Request, settings: Settings, sign_query: bool = False)
     query_keys = {k for k, _ in query}
 
     if "x-fc-signature" in query_keys and "authorization" not in headers:
-        return _verify_signed_url(request, settings, headers, query, path)
+        key_id = _verify_signed_url(request, settings, headers, query, path)
+        await _check_content_md5(request, headers, settings.strict_auth)
+        return key_id
 
     auth = headers.get("authorization", "").strip()
     if not auth:
@@ -214,6 +236,7 @@ async def verify(request: Request, settings: Settings, sign_query: bool = False)
         wanted = [fc_sign(secret, fc_string_to_sign(request.method, headers, fc_headers, resource))
                   for resource in _fc_resources(request, path, query, sign_query)]
         _matches(sig, *wanted)
+        await _check_content_md5(request, headers, settings.strict_auth)
         return key_id
 
     if scheme_l == "acs3-hmac-sha256":
@@ -240,6 +263,7 @@ async def verify(request: Request, settings: Settings, sign_query: bool = False)
         _check_date(headers, settings.strict_auth)
         want = acs_v2_signature(secret, request.method, _raw_path(request), query, headers)
         _matches(sig, want)
+        await _check_content_md5(request, headers, settings.strict_auth)
         return key_id
 
     if settings.strict_auth:
@@ -253,7 +277,7 @@ def _verify_signed_url(request: Request, settings: Settings, headers: dict[str, 
     q = dict(query)
     key_id = q.get("x-fc-access-key-id", "")
     expires = q.get("x-fc-expires", "")
-    if not expires.isdigit():
+    if not (expires.isascii() and expires.isdigit()):  # `²` is a digit to isdigit(), not to int()
         raise access_denied(f"x-fc-expires '{expires}' is not a Unix time in seconds")
     if int(expires) < time.time():
         raise access_denied(f"the signed URL expired at {expires}")
@@ -294,9 +318,16 @@ async def authenticate(request: Request) -> Caller:
     return caller
 
 
+async def authenticate_emulator(request: Request) -> Caller:
+    """FastAPI dependency for the emulator's own endpoints (/_emulator/...: records, wait-idle,
+    firing triggers, putting events, destinations). Default mode leaves them open, as FC's API; strict
+    mode asks what FC's API asks: a request signed with a configured key (FC scheme, path only)."""
+    return await authenticate(request)
+
+
 def caller_of(request: Request) -> Caller:
     return request.state.caller
 
 
-__all__ = ["Caller", "FCError", "authenticate", "caller_of", "verify", "account_of", "fc_sign",
+__all__ = ["Caller", "FCError", "authenticate", "authenticate_emulator", "caller_of", "verify", "account_of", "fc_sign",
            "fc_string_to_sign", "canonical_fc_headers", "proxy_resource"]

@@ -12,8 +12,8 @@ router = APIRouter(tags=["emulator"])
 @router.get("/health")
 def health(request: Request):
     settings = request.app.state.settings
-    return JSONResponse({"status": "ok", "version": __version__, "dataDir": str(settings.data_dir),
-                         "auth": settings.auth})
+    # no data dir here: /health answers anyone, and the path tells where fc.db and the keys live
+    return JSONResponse({"status": "ok", "version": __version__, "auth": settings.auth})
 
 
 @router.get("/_emulator/code/{checksum}.zip")

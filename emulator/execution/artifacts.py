@@ -3,6 +3,7 @@ all kept under the data dir so that Docker can bind-mount them (also from a sibl
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class Artifacts:
                 dest = tmp / p.relative_to(RUNTIMES_SRC)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(p, dest)
+            tmp.chmod(0o755)  # instances read it, also as another user (mkdtemp made it 0700)
         return build_once(self.data_dir / "runtimes" / digest.hexdigest()[:16], copy)
 
     def code_dir(self, checksum: str) -> Path:
@@ -42,7 +44,30 @@ class Artifacts:
             return None
 
         def merge(tmp: Path) -> None:
-            for checksum in reversed(layer_checksums):
-                shutil.copytree(self.code.extract(checksum), tmp, symlinks=True, dirs_exist_ok=True)
+            for checksum in layer_checksums:
+                merge_tree(self.code.extract(checksum), tmp)
+            tmp.chmod(0o755)
         return build_once(self.data_dir / "opt" / hashlib.sha256("#".join(layer_checksums).encode()).hexdigest()[:16],
                           merge)
+
+
+def merge_tree(src: Path, dst: Path) -> None:
+    """Copy `src` into `dst`, keeping what `dst` already has (so the layer merged first wins) and never
+    writing through a symbolic link: links are copied as links, and nothing goes under one."""
+    todo = [(src, dst)]
+    while todo:
+        src_dir, dst_dir = todo.pop()
+        with os.scandir(src_dir) as entries:
+            for entry in entries:
+                target = dst_dir / entry.name
+                if entry.is_symlink():
+                    if not os.path.lexists(target):
+                        os.symlink(os.readlink(entry.path), target)
+                elif entry.is_dir(follow_symlinks=False):
+                    if not os.path.lexists(target):
+                        target.mkdir()
+                        shutil.copystat(entry.path, target)
+                    if target.is_dir() and not target.is_symlink():
+                        todo.append((Path(entry.path), target))
+                elif not os.path.lexists(target):
+                    shutil.copy2(entry.path, target, follow_symlinks=False)

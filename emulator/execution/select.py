@@ -7,6 +7,7 @@ from emulator.config import Settings
 from emulator.execution.artifacts import Artifacts
 from emulator.execution.backends.base import Backend
 from emulator.execution.backends.process import ProcessBackend
+from emulator.execution.instance_user import InstanceUsers
 from emulator.execution.interpreters import Interpreters
 
 log = logging.getLogger("fc_emulator")
@@ -25,4 +26,8 @@ def make_backend(settings: Settings, artifacts: Artifacts) -> Backend:
             log.info("executor: process (no Docker engine reachable: %s)", exc)
     else:
         log.info("executor: process (chosen by --executor process)")
-    return ProcessBackend(settings.data_dir, artifacts.runtimes_dir, Interpreters(settings.interpreters))
+    try:
+        users = InstanceUsers(settings.instance_user)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    return ProcessBackend(settings.data_dir, artifacts.runtimes_dir, Interpreters(settings.interpreters), users=users)

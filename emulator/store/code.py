@@ -8,6 +8,7 @@ import hmac
 import io
 import os
 import secrets
+import shutil
 import stat
 import tempfile
 import time
@@ -46,15 +47,119 @@ def _unsafe_member(name: str) -> bool:
     return ".." in parts
 
 
+MAX_LINK_TARGET = 4096
+MAX_LINK_HOPS = 40  # as Linux's own limit on links followed while resolving one path
+
+
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _parts(name: str) -> list[str]:
+    """The path components an entry is unpacked to (as zipfile does: empty, `.` and `..` dropped)."""
+    return [p for p in name.split("/") if p not in ("", ".", "..")]
+
+
+def _resolves_inside(links: dict[str, str], start: list[str], target: str) -> bool:
+    """Whether `target`, read from folder `start` of the package, stays inside it once the package's
+    own links on the way are followed (lexical checks miss `a/link-to-root/..`)."""
+    if target.startswith("/"):
+        return False
+    todo, cur, hops = target.split("/"), list(start), 0
+    while todo:
+        part = todo.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not cur:
+                return False
+            cur.pop()
+            continue
+        cur.append(part)
+        link = links.get("/".join(cur))
+        if link is not None:
+            hops += 1
+            if hops > MAX_LINK_HOPS or link.startswith("/"):
+                return False
+            cur.pop()
+            todo = link.split("/") + todo
+    return True
+
+
+def _check_links(zf: zipfile.ZipFile) -> None:
+    """Links stay links (node_modules/.bin), but none may point outside the package, and no entry may
+    lie under one or share its name: unpacking would write through the link."""
+    links: dict[str, str] = {}
+    for info in zf.infolist():
+        if _is_link(info):
+            if info.file_size > MAX_LINK_TARGET:
+                raise errors.invalid_argument(
+                    f"code package is invalid: the symbolic link '{info.filename}' has a target longer "
+                    f"than {MAX_LINK_TARGET} bytes")
+            try:
+                links["/".join(_parts(info.filename))] = zf.read(info).decode()
+            except UnicodeDecodeError:
+                raise errors.invalid_argument(
+                    f"code package is invalid: the symbolic link '{info.filename}' has a target that is "
+                    "not UTF-8") from None
+    if not links:
+        return
+    for name, target in links.items():
+        if not _resolves_inside(links, name.split("/")[:-1], target):
+            raise errors.invalid_argument(
+                f"code package is invalid: the symbolic link '{name}' points outside the code folder")
+    seen: set[str] = set()
+    for info in zf.infolist():
+        parts = _parts(info.filename)
+        key = "/".join(parts)
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if prefix in links:
+                raise errors.invalid_argument(
+                    f"code package is invalid: entry '{info.filename}' lies under the symbolic link '{prefix}'")
+        if key in links and key in seen:
+            raise errors.invalid_argument(
+                f"code package is invalid: entry '{info.filename}' has the same path as the symbolic link '{key}'")
+        seen.add(key)
+
+
+def protect_data_dir(settings: Settings) -> None:
+    """Secrets readable by the emulator's user only (fc.db and its WAL files, url-signing.key: 0600);
+    the data dir and the code folders can be entered, not listed, by others: process-backend
+    instances (which may run as another user, instance_user.py) reach their own code by its path."""
+    data = settings.data_dir
+    secrets_ = [data / "url-signing.key"]
+    if not settings.database_url:
+        secrets_ += [data / "fc.db", data / "fc.db-wal", data / "fc.db-shm"]
+    for path in secrets_:
+        try:
+            path.chmod(0o600)
+        except FileNotFoundError:
+            pass
+    for folder in (data, data / "code", data / "code" / "unpacked"):
+        try:
+            mode = stat.S_IMODE(folder.stat().st_mode)
+            if mode & 0o066:
+                folder.chmod(mode & ~0o066)
+        except OSError:  # not ours to change (a mounted volume): left as it is
+            pass
+
+
 class CodeStore:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.root = settings.data_dir / "code"
-        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "unpacked").mkdir(parents=True, exist_ok=True)
         key_file = settings.data_dir / "url-signing.key"
         if not key_file.exists():
-            key_file.write_bytes(secrets.token_bytes(32))
+            try:
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(secrets.token_bytes(32))
+            except FileExistsError:  # another emulator on this data dir made it first
+                pass
         self._url_key = key_file.read_bytes()
+        protect_data_dir(settings)
 
     # ---- getting the zip ----------------------------------------------------------------
 
@@ -114,6 +219,7 @@ class CodeStore:
                         raise errors.invalid_argument(
                             "code package is invalid: the unzipped size exceeds the limit "
                             f"({self.settings.max_unzipped_size} bytes)")
+                _check_links(zf)
                 bad = zf.testzip()
                 if bad is not None:
                     raise errors.invalid_argument(f"code package is invalid: entry '{bad}' is corrupt")
@@ -159,15 +265,8 @@ class CodeStore:
         def unpack(tmp: Path) -> None:
             with zipfile.ZipFile(self.path(checksum)) as zf:
                 for info in zf.infolist():
-                    dest = tmp / info.filename
-                    mode = (info.external_attr >> 16) & 0o7777
-                    if stat.S_ISLNK(info.external_attr >> 16):
-                        dest.parent.mkdir(parents=True, exist_ok=True)
-                        os.symlink(zf.read(info).decode(), dest)
-                        continue
-                    zf.extract(info, tmp)
-                    if mode and not info.is_dir():
-                        os.chmod(dest, mode | 0o444)
+                    _unpack_entry(zf, info, tmp)
+            tmp.chmod(0o755)  # instances read it, also as another user (mkdtemp made it 0700)
         return build_once(self.root / "unpacked" / checksum, unpack)
 
     # ---- download URLs (GetFunctionCode) ------------------------------------------------
@@ -178,9 +277,42 @@ class CodeStore:
         return f"{self.settings.base_url}/_emulator/code/{checksum}.zip?Expires={expires}&Signature={sig}"
 
     def verify_download(self, checksum: str, expires: str, signature: str) -> bool:
-        if not expires.isdigit() or int(expires) < time.time():
+        if not (expires.isascii() and expires.isdigit()) or int(expires) < time.time():
             return False
         return hmac.compare_digest(self._sign(checksum, int(expires)), signature)
 
     def _sign(self, checksum: str, expires: int) -> str:
         return hmac.new(self._url_key, f"{checksum}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def _unpack_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path) -> None:
+    """One entry under `root`, never written through a symbolic link: uploads refuse such packages, and
+    one stored before that rule gets the entry skipped. Files keep their permission bits, made
+    readable by all, without set-id bits (instances run as another user than the emulator's)."""
+    parts = _parts(info.filename)
+    if not parts:
+        return
+    parent = root
+    for part in parts[:-1]:
+        parent = parent / part
+        if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
+            return
+        if not parent.exists():
+            parent.mkdir()
+    dest = parent / parts[-1]
+    if os.path.lexists(dest) and (dest.is_symlink() or info.is_dir() or _is_link(info)):
+        return
+    if _is_link(info):
+        os.symlink(zf.read(info).decode(errors="replace"), dest)
+    elif info.is_dir():
+        dest.mkdir()
+    else:
+        try:
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        except OSError:  # a folder of that name, or a link
+            return
+        with os.fdopen(fd, "wb") as out, zf.open(info) as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+        mode = (info.external_attr >> 16) & 0o777
+        if mode:
+            os.chmod(dest, mode | 0o444)

@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from emulator.execution import builtin_modules
+from emulator.execution.instance_user import InstanceUser, InstanceUsers
 from emulator.execution.interpreters import Interpreters
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
 from emulator.execution.environment import instance_env
@@ -33,8 +34,10 @@ THREAD_STACK_MB = 8
 class ProcessBackend(Backend):
     name = "process"
 
-    def __init__(self, data_dir: Path, runtimes_dir: Path, interpreters: Interpreters | None = None):
+    def __init__(self, data_dir: Path, runtimes_dir: Path, interpreters: Interpreters | None = None,
+                 users: InstanceUsers | None = None):
         self.instances_dir = data_dir / "instances"
+        self.users = users or InstanceUsers(None)  # who instances run as (instance_user.py)
         self.runtimes_dir = runtimes_dir
         self.interpreters = interpreters or Interpreters()
 
@@ -67,10 +70,16 @@ class ProcessBackend(Backend):
                 spec, self.interpreters.lookup(spec.runtime).version, env)
             if notice:
                 log.feed(notice)
+        run_as = self.users.for_paths([cmd[0] if os.path.isabs(cmd[0]) else None, spec.code_dir, spec.opt_dir,
+                                       self.runtimes_dir if spec.builtin_agent else None, modules and modules[0]])
+        if isinstance(run_as, str):
+            raise StartFailed(run_as)
+        run_as.own(tmp)
         headroom = ADDRESS_SPACE_HEADROOM_MB + THREAD_STACK_MB * spec.concurrency
         limit = (spec.memory_mb + headroom) * 1024 * 1024 if spec.kind == "python" else None
 
         def limits():
+            run_as.become()
             if limit:
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
@@ -129,7 +138,7 @@ class ProcessBackend(Backend):
             env = dict(item.split("=", 1) for item in raw.decode("utf-8", "replace").split("\0") if "=" in item)
         except OSError:
             raise StartFailed("the instance is no longer running") from None
-        return ProcessExec(argv, cwd, env, tty, stdin)
+        return ProcessExec(argv, cwd, env, tty, stdin, self.users.of_process(pid))
 
     def cleanup_orphans(self) -> int:
         """Instances left by a killed emulator: their processes and working folders."""
@@ -170,7 +179,9 @@ def _pump(proc: subprocess.Popen, log: InstanceLog, shown: list[tuple[str, str]]
 class ProcessExec(ExecSession):
     """InstanceExec on the process backend: a pty for tty sessions, pipes otherwise."""
 
-    def __init__(self, argv: list[str], cwd: str, env: dict[str, str], tty: bool, stdin: bool):
+    def __init__(self, argv: list[str], cwd: str, env: dict[str, str], tty: bool, stdin: bool,
+                 run_as: InstanceUser | None = None):
+        creds = run_as.popen_kwargs() if run_as else {}  # the instance's own user
         self._out: queue.Queue = queue.Queue()
         self._master: int | None = None
         try:
@@ -180,14 +191,15 @@ class ProcessExec(ExecSession):
                 try:
                     # a session of its own, with the pty as its controlling terminal (job control, SIGHUP)
                     self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave,
-                                                 start_new_session=True, preexec_fn=_controlling_tty)
+                                                 start_new_session=True, preexec_fn=_controlling_tty, **creds)
                 finally:
                     os.close(slave)
                 streams = [(1, master, lambda: os.close(master))]
             else:
                 self.proc = subprocess.Popen(argv, cwd=cwd, env=env,
                                              stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                             **creds)
                 self._stdin_fd = self.proc.stdin.fileno() if self.proc.stdin else None
                 out, err = self.proc.stdout, self.proc.stderr
                 streams = [(1, out.fileno(), out.close), (2, err.fileno(), err.close)]
