@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from emulator.api import (account, aliases, configs, custom_domains, functions, instances, invocations, layers,
                           proxy, services, stateful, tags, triggers, versions)
 from emulator.api import bindings, event_sources, gpu_instances
+from emulator.api.openapi import describe
 from emulator.api.wire import API_VERSIONS
 
 FC_ROUTERS = [
@@ -19,3 +20,4 @@ def mount_fc_api(app: FastAPI) -> None:
     for version in API_VERSIONS:
         for router in FC_ROUTERS:
             app.include_router(router, prefix=f"/{version}")
+    describe(app, FC_ROUTERS)  # /openapi.json with FC's bodies and parameters, built on first use
