@@ -75,7 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.invoker = Invoker(Targets(db, artifacts, settings), pools)
     app.state.records = Records(db)
     app.state.recorder = Recorder(app.state.records, app.state.invoker, settings.records_max_count,
-                                  settings.records_max_age)
+                                  settings.records_max_age, settings.records_max_log_bytes)
     app.state.invoker.listeners.append(app.state.recorder)
     app.state.async_invoker = AsyncInvoker(db, app.state.invoker, settings)
 

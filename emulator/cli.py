@@ -72,10 +72,17 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--records-max-age", default=_env("RECORDS_MAX_AGE", "7d"),
                    help="how long invocation records are kept: 3600, 30m, 12h, 7d; 0 = no limit "
                         "[FC_EMULATOR_RECORDS_MAX_AGE]")
+    p.add_argument("--records-max-log-bytes", type=int, default=int(_env("RECORDS_MAX_LOG_BYTES", "65536")),
+                   help="log bytes kept per invocation record (the tail); 0 = no limit "
+                        "[FC_EMULATOR_RECORDS_MAX_LOG_BYTES]")
     p.add_argument("--instance-user", default=_env("INSTANCE_USER", "auto"),
                    help="process backend: the user instances run as; auto = fc-emulator-fn (created when missing, "
                         "else nobody) when the emulator runs as root, else the emulator's own user "
                         "[FC_EMULATOR_INSTANCE_USER]")
+    p.add_argument("--instance-network", choices=["auto", "host"], default=_env("INSTANCE_NETWORK", "auto"),
+                   help="process backend: auto gives each custom-runtime instance a network namespace of its "
+                        "own when run as root (it can listen on caPort); host shares the host's network "
+                        "[FC_EMULATOR_INSTANCE_NETWORK]")
 
 
 def _add_images(sub: argparse._SubParsersAction) -> None:
@@ -227,6 +234,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         async_retry_base_delay=args.async_retry_base_delay,
         records_max_count=args.records_max_count,
         records_max_age=parse_duration(args.records_max_age),
+        records_max_log_bytes=args.records_max_log_bytes,
+        instance_network=args.instance_network,
         instance_user=args.instance_user,
     )
 

@@ -112,6 +112,7 @@ class Settings:
     interpreters: dict[str, str] = field(default_factory=dict)  # process backend: runtime -> binary (interpreters.py)
     custom_domain_suffix: str = "localhost"  # <domain>.localhost reaches custom domain <domain>
     docker_network: str = ""  # reach instances over this network instead of 127.0.0.1 (auto in a container)
+    instance_network: str = "auto"  # process backend: auto = a network namespace per custom runtime when root | host
     instance_user: str = "auto"  # process backend: who instances run as (instance_user.py); auto = unprivileged when root
     # async invocations
     async_workers: int = 8  # async events run at once
@@ -119,11 +120,16 @@ class Settings:
     # invocation records (/_emulator/invocations): kept up to this many, and this long
     records_max_count: int = 10000
     records_max_age: float = 7 * 86400.0  # seconds
+    records_max_log_bytes: int = 65536  # log kept per record: the tail, after a line saying what was cut
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
         if self.records_max_count < 0:
             raise ValueError(f"--records-max-count must be 0 (no limit) or more, got {self.records_max_count}")
+        if self.records_max_log_bytes < 0:
+            raise ValueError(f"--records-max-log-bytes must be 0 (no limit) or more, got {self.records_max_log_bytes}")
+        if self.instance_network not in ("auto", "host"):
+            raise ValueError(f"--instance-network must be auto or host, got {self.instance_network!r}")
         if self.oss_dir is None:
             self.oss_dir = self.data_dir / "oss"
         self.oss_dir = Path(self.oss_dir)

@@ -30,4 +30,5 @@ def make_backend(settings: Settings, artifacts: Artifacts) -> Backend:
         users = InstanceUsers(settings.instance_user)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
-    return ProcessBackend(settings.data_dir, artifacts.runtimes_dir, Interpreters(settings.interpreters), users=users)
+    return ProcessBackend(settings.data_dir, artifacts.runtimes_dir, Interpreters(settings.interpreters),
+                          instance_network=settings.instance_network, users=users)

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 
+from emulator.execution import logs
 from emulator.invocation.sync import Invocation, Invoker, Outcome
 from emulator.store.records import PAYLOAD_HEAD_BYTES, Records
 
@@ -37,11 +38,14 @@ def error_message(out: Outcome) -> str | None:
 
 
 class Recorder:
-    def __init__(self, records: Records, invoker: Invoker, max_count: int, max_age_s: float):
+    def __init__(self, records: Records, invoker: Invoker, max_count: int, max_age_s: float,
+                 max_log_bytes: int = 65536):
         self.records = records
         self.invoker = invoker
         self.max_count = max_count
         self.max_age_s = max_age_s
+        self.max_log_bytes = max_log_bytes  # per record: the log's tail, after a note of what was cut
+        logs.keep_at_least(max_log_bytes)  # instances must keep at least that much of each invocation's log
         self._queue: list[dict] = []
         self._wake: asyncio.Event | None = None
         self._urgent: asyncio.Event | None = None
@@ -81,7 +85,9 @@ class Recorder:
     def add(self, **row) -> None:
         """Queue one record (also for layers that record without invoking, e.g. a dropped async event).
         Columns: see store/records.py RecordRow; request_id, account_id, service, function, started_ms
-        and status are required."""
+        and status are required. The log is cut to its last `max_log_bytes` here, so the queue is bounded too."""
+        if row.get("log_lines"):
+            row["log_lines"] = logs.keep_tail(row["log_lines"], self.max_log_bytes)
         self._queue.append(row)
         if self._wake is not None:
             self._wake.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 import pty
 import queue
 import resource
@@ -19,6 +20,9 @@ from pathlib import Path
 from emulator.execution import builtin_modules
 from emulator.execution.instance_user import InstanceUser, InstanceUsers
 from emulator.execution.interpreters import Interpreters
+from concurrent.futures import ThreadPoolExecutor
+
+from emulator.execution.backends import isolation
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
 from emulator.execution.environment import instance_env
 from emulator.execution.launch import agent_command
@@ -29,17 +33,24 @@ from emulator.execution.spec import InstanceSpec
 # RLIMIT_AS refuses an allocation, plus a thread stack (8 MB) per concurrent request.
 ADDRESS_SPACE_HEADROOM_MB = 512
 THREAD_STACK_MB = 8
+LINE_CHUNK_BYTES = 65536  # output is read in lines of at most this much
 
 
 class ProcessBackend(Backend):
     name = "process"
 
     def __init__(self, data_dir: Path, runtimes_dir: Path, interpreters: Interpreters | None = None,
-                 users: InstanceUsers | None = None):
+                 instance_network: str = "auto", users: InstanceUsers | None = None):
         self.instances_dir = data_dir / "instances"
         self.users = users or InstanceUsers(None)  # who instances run as (instance_user.py)
         self.runtimes_dir = runtimes_dir
         self.interpreters = interpreters or Interpreters()
+        self.instance_network = instance_network  # auto | host (isolation.netns_problem)
+        self.owner = isolation.owner_marker(data_dir)  # in every instance's environment
+        self.cgroups = isolation.Cgroups(self.owner)
+        # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends: fork from threads that
+        # live as long as the backend, never from a pool thread that may retire.
+        self._spawner = ThreadPoolExecutor(2, thread_name_prefix="spawn")
 
     def _command(self, spec: InstanceSpec, log: InstanceLog) -> list[str]:
         if spec.builtin_agent:
@@ -58,11 +69,14 @@ class ProcessBackend(Backend):
         tmp = workdir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         port = free_port()
+        # a custom runtime's own server gets a network namespace when it can, so it can listen on caPort
+        netns = spec.kind == "custom" and not isolation.netns_problem(self.instance_network)
         # MALLOC_ARENA_MAX: glibc would reserve a 64 MB arena per thread, exhausting RLIMIT_AS under load.
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), "TMPDIR": str(tmp),
                "MALLOC_ARENA_MAX": "2",
-               **instance_env(spec, instance_id, code_path=str(spec.code_dir), port=port, host="127.0.0.1",
-                              opt_path=str(spec.opt_dir) if spec.opt_dir else None)}
+               **instance_env(spec, instance_id, code_path=str(spec.code_dir), port=spec.ca_port if netns else port,
+                              host="127.0.0.1", opt_path=str(spec.opt_dir) if spec.opt_dir else None),
+               isolation.OWNER_ENV: self.owner}  # finds every process of the instance (isolation.py)
         cmd = self._command(spec, log)
         modules = None
         if builtin_modules.module_set(spec.runtime):  # FC's built-in modules (oss2, raw-body, ...), after code, layers
@@ -78,18 +92,41 @@ class ProcessBackend(Backend):
         headroom = ADDRESS_SPACE_HEADROOM_MB + THREAD_STACK_MB * spec.concurrency
         limit = (spec.memory_mb + headroom) * 1024 * 1024 if spec.kind == "python" else None
 
+        cgroup = self.cgroups.create(instance_id)
+        emulator_pid = os.getpid()
+
         def limits():
+            # root's work first (cgroup, namespace), then any change of user, then the death signal
+            if cgroup:
+                try:
+                    isolation.join_cgroup(cgroup)
+                except OSError:
+                    pass  # the environment marker still finds the instance's processes
+            if netns:
+                isolation.enter_new_netns()
             run_as.become()
             if limit:
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            isolation.die_with_parent(emulator_pid)
 
         try:
-            proc = subprocess.Popen(cmd, cwd=spec.code_dir, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                    preexec_fn=limits)
-        except OSError as exc:
+            proc = self._spawner.submit(
+                subprocess.Popen, cmd, cwd=spec.code_dir, env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=limits).result()
+        except (OSError, subprocess.SubprocessError) as exc:
+            if cgroup:
+                self.cgroups.kill(cgroup)
             shown = spec.command[0] if spec.command else cmd[0].rsplit("/", 1)[-1]  # as the instance sees it
-            raise StartFailed(f"the instance could not be started: {shown}: {exc.strerror}") from None
+            raise StartFailed(f"the instance could not be started: {shown}: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
+        relay = None
+        if netns:
+            try:
+                relay = isolation.Relay(proc.pid, spec.ca_port, instance_id)
+            except OSError as exc:
+                self._kill(proc, cgroup, instance_id)
+                raise StartFailed(f"the instance's network could not be set up: {exc.strerror or exc}") from None
         (workdir / "pid").write_text(str(proc.pid))  # so a restarted emulator can clean up after a kill -9
         # the instance's output names paths as the instance would see them on FC, never the host's
         shown = [(str(spec.code_dir), "/code"), (str(self.runtimes_dir), "/var/fc/runtime"), (str(tmp), "/tmp")]
@@ -98,13 +135,50 @@ class ProcessBackend(Backend):
         if modules:
             shown.append(modules)
         threading.Thread(target=_pump, args=(proc, log, shown), name=f"log-{instance_id}", daemon=True).start()
-        return Started(instance_id, "127.0.0.1", port, log, handle=proc, extra={"workdir": workdir})
+        extra = {"workdir": workdir, "cgroup": cgroup, "relay": relay, "ca_port": spec.ca_port,
+                 "host_network": spec.kind == "custom" and not netns, "checked": 0.0}
+        return Started(instance_id, "127.0.0.1", relay.port if relay else port, log, handle=proc, extra=extra)
 
     def alive(self, started: Started) -> bool:
         return started.handle.poll() is None
 
     def listening(self, started: Started) -> bool:
-        return tcp_open(started.host, started.port)
+        if started.extra.get("relay"):  # the relay always accepts: look inside the namespace instead
+            return isolation.listening_in(started.handle.pid, started.extra["ca_port"])
+        if tcp_open(started.host, started.port):
+            return True
+        if started.extra.get("host_network"):
+            self._check_custom_port(started)
+        return False
+
+    def _check_custom_port(self, started: Started) -> None:
+        """A custom runtime sharing the host's network that listens elsewhere than $FC_CUSTOM_LISTEN_PORT
+        (caPort, typically 9000) would never be reached: say so now rather than after 120 s."""
+        proc: subprocess.Popen = started.handle
+        exited = proc.poll() is not None
+        now = time.monotonic()
+        if not exited and now - started.extra["checked"] < 0.25:
+            return
+        started.extra["checked"] = now
+        why = isolation.netns_problem(self.instance_network)
+        advice = (f"Listen on $FC_CUSTOM_LISTEN_PORT (or $FC_SERVER_PORT), give each instance a network "
+                  f"namespace of its own (run the emulator as root, without --instance-network host), or use "
+                  f"the Docker backend (--executor docker).")
+        if exited:
+            started.log.ended.wait(1)
+            recent = started.log.recent()
+            if "in use" in recent.lower():  # EADDRINUSE: its fixed port is taken on the shared network
+                raise StartFailed(f"the custom runtime exited before it was ready to serve: the port it wants is in "
+                                  f"use. On the process backend, instances share the host's network here ({why}). "
+                                  f"{advice}\nLogs:\n{recent}")
+            return
+        pids = self.cgroups.pids(started.extra.get("cgroup")) or \
+            isolation.marked_pids(self.owner, started.instance_id)
+        elsewhere = sorted(isolation.listening_ports(pids) - {started.port})
+        if elsewhere:
+            raise StartFailed(f"the custom runtime listens on port {elsewhere[0]}, not on $FC_CUSTOM_LISTEN_PORT "
+                              f"({started.port}): on the process backend, instances share the host's network here "
+                              f"({why}). {advice}")
 
     def stop(self, started: Started) -> None:
         proc: subprocess.Popen = started.handle
@@ -113,12 +187,22 @@ class ProcessBackend(Backend):
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(2)
             except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
+                pass
+        self._kill(proc, started.extra.get("cgroup"), started.instance_id)
+        if started.extra.get("relay"):
+            started.extra["relay"].close()
         shutil.rmtree(started.extra.get("workdir", ""), ignore_errors=True)
+
+    def _kill(self, proc: subprocess.Popen, cgroup: str | None, instance_id: str) -> None:
+        """Everything the instance started, also in sessions of their own (setsid, double fork)."""
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if cgroup:
+            self.cgroups.kill(cgroup)
+        isolation.kill_marked(self.owner, instance_id)
+        proc.wait()
 
     def max_memory_mb(self, started: Started) -> float | None:
         try:
@@ -141,7 +225,10 @@ class ProcessBackend(Backend):
         return ProcessExec(argv, cwd, env, tty, stdin, self.users.of_process(pid))
 
     def cleanup_orphans(self) -> int:
-        """Instances left by a killed emulator: their processes and working folders."""
+        """Instances left by a killed emulator: their processes (all of them: by cgroup and by the
+        environment marker) and working folders."""
+        self.cgroups.sweep()
+        isolation.kill_marked(self.owner)
         if not self.instances_dir.exists():
             return 0
         count = 0
@@ -150,6 +237,18 @@ class ProcessBackend(Backend):
             shutil.rmtree(d, ignore_errors=True)
             count += 1
         return count
+
+    def close(self) -> None:
+        """After the pools stopped their instances: whatever is still marked as ours (an instance that
+        was starting, a straggler) goes too."""
+        self.cgroups.sweep()
+        isolation.kill_marked(self.owner)
+        if self.cgroups.base is not None:
+            try:
+                self.cgroups.base.rmdir()
+            except OSError:
+                pass
+        self._spawner.shutdown(wait=False)
 
 
 def _kill_orphan(workdir: Path) -> None:
@@ -166,7 +265,7 @@ def _kill_orphan(workdir: Path) -> None:
 
 
 def _pump(proc: subprocess.Popen, log: InstanceLog, shown: list[tuple[str, str]]) -> None:
-    for raw in iter(proc.stdout.readline, b""):
+    for raw in iter(lambda: proc.stdout.readline(LINE_CHUNK_BYTES), b""):  # a 10 MB line arrives in pieces
         line = raw.decode("utf-8", "replace")
         for host, inside in shown:
             if host in line:
