@@ -295,6 +295,8 @@ SECRET = "argv-secret-5f3a"
 def exposed():
     """A process-backend emulator whose data dir others may enter (as on a machine where it is not
     under a private home), its key given the worst way: on the command line."""
+    if not shutil.which("node"):
+        pytest.skip("needs node on PATH (a Node.js that any user can run)")
     base = Path(tempfile.mkdtemp(prefix="fc-security-"))
     base.chmod(0o711)
     # node and FC's built-in modules from folders any user can enter (a cache under a 0700 /root is not)
@@ -306,8 +308,8 @@ def exposed():
     shutil.rmtree(base, ignore_errors=True)
 
 
-def probe(srv: Server) -> dict:
-    account = new_account()
+def probe(srv: Server, account: str | None = None) -> dict:
+    account = account or new_account()
     c = fc_client(srv, account, "ak", SECRET)
     c.create_service("probe")
     from tests.helpers import zip_b64
@@ -342,5 +344,19 @@ def test_instances_cannot_read_the_data_dir_secrets(exposed):
     for name in ("fc.db", "url-signing.key"):
         assert stat.S_IMODE((exposed.data_dir / name).stat().st_mode) == 0o600
     assert "instances run as user fc-emulator-fn" in exposed.log()
+    # InstanceExec runs as the instance's user too
+    account = new_account()
+    probe(exposed, account)
+    c = fc_client(exposed, account, "ak", SECRET)
+    [inst] = c.list_instances("probe", "LATEST", "read").data["instances"]
+    out_, err_, errors_ = [], [], []
+    ws = c.instance_exec("probe", "LATEST", "read", inst["instanceId"],
+                         params={"command": ["sh", "-c", f"id -u; cat {exposed.data_dir}/fc.db"], "stdout": True,
+                                 "stderr": True},
+                         hooks={"on_stdout": lambda w, m: out_.append(m), "on_stderr": lambda w, m: err_.append(m),
+                                "on_error": lambda w, e: errors_.append(e)})
+    ws.start()
+    assert "".join(out_).strip() == str(out["uid"])
+    assert "Permission denied" in "".join(err_)
     # the database was not touched: the emulator still reads it
     assert fc_client(exposed, new_account(), "ak", SECRET).list_services().data["services"] == []
