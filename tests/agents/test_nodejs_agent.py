@@ -342,7 +342,11 @@ def _resp_params(resp) -> dict:
 
 
 def test_banner_and_memory_header(agent):
-    assert f"FunctionCompute {agent.runtime} runtime inited." in agent.log()
+    banner = f"FunctionCompute {agent.runtime} runtime inited."
+    deadline = time.monotonic() + 5  # printed once listening: the port can open before the line is written
+    while banner not in agent.log() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert banner in agent.log()
     resp, _ = agent.invoke("index.hello", request_id="mem-1")
     assert re.fullmatch(r"\d+\.\d\d", resp.getheader("x-fc-max-memory-usage"))
     assert float(resp.getheader("x-fc-max-memory-usage")) > 1
