@@ -161,7 +161,8 @@ def run(backend: str, args: argparse.Namespace, work: Path) -> dict:
         pacer.start()
         time.sleep(args.baseline)
 
-        kinds = [list(FAULTY)[i % len(FAULTY)] for i in range(args.calls)]
+        chosen = args.kinds.split(",") if args.kinds else list(FAULTY)
+        kinds = [chosen[i % len(chosen)] for i in range(args.calls)]
         random.Random(12).shuffle(kinds)
         outcomes: dict[str, Counter] = {k: Counter() for k in FAULTY}
         storm_caller = Caller(srv.port)
@@ -237,6 +238,7 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=20, help="healthy calls per second")
     p.add_argument("--baseline", type=float, default=10, help="seconds of healthy calls before the storm")
     p.add_argument("--budget", type=float, default=180, help="at most this many seconds of storm")
+    p.add_argument("--kinds", default="", help="only these faulty kinds, comma-separated (to see which one hurts)")
     p.add_argument("--quick", action="store_true", help="30 faulty calls, 5 s baseline")
     args = p.parse_args()
     if args.quick:

@@ -200,6 +200,26 @@ def test_bootstrap_on_port_9000_runs_on_the_process_backend(server_dir, tmp_path
     assert time.monotonic() - t0 < 10
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace per instance needs root (CI runs as root)")
+def test_bootstrap_on_another_port_than_caport_fails_fast(server_dir, tmp_path):
+    srv = Server(server_dir, "--executor", "process").start()
+    try:
+        client = fc_client(srv, new_account())
+        deploy(client, tmp_path, {"bootstrap": bootstrap(8081)}, runtime="custom", executable=("bootstrap",),
+               caPort=9000)
+        t0 = time.monotonic()
+        r = requests.post(srv.url + "/2016-08-15/services/svc/functions/fn/invocations", data=b"x",
+                          headers={"X-Fc-Account-Id": client.account_id})
+        assert time.monotonic() - t0 < 5
+        assert r.status_code == 412 and r.json()["ErrorCode"] == "FunctionNotStarted"
+        assert r.json()["ErrorMessage"].startswith("the custom runtime listens on port 8081, not on its caPort 9000")
+        assert client.get_function("svc", "fn").data["caPort"] == 9000
+    finally:
+        t0 = time.monotonic()
+        srv.stop()
+    assert time.monotonic() - t0 < 10
+
+
 def test_bootstrap_on_a_fixed_port_fails_fast_without_a_namespace(server_dir, tmp_path):
     """--instance-network host (what a non-root emulator gets): the server listens elsewhere than
     $FC_CUSTOM_LISTEN_PORT, and the call fails at once saying why and what to do."""

@@ -212,8 +212,9 @@ def netns_problem(mode: str) -> str:
     return _netns_problem
 
 
-def listening_in(pid: int, port: int) -> bool:
-    """Is something listening on `port` in the network namespace of `pid`?"""
+def listening_in(pid: int) -> set[int]:
+    """The TCP ports listened on in the network namespace of `pid`."""
+    ports = set()
     for table in ("tcp", "tcp6"):
         try:
             lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
@@ -221,9 +222,9 @@ def listening_in(pid: int, port: int) -> bool:
             continue
         for line in lines:
             parts = line.split()
-            if len(parts) > 3 and parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
-                return True
-    return False
+            if len(parts) > 3 and parts[3] == "0A":
+                ports.add(int(parts[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def listening_ports(pids: list[int]) -> set[int]:

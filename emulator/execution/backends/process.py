@@ -144,7 +144,14 @@ class ProcessBackend(Backend):
 
     def listening(self, started: Started) -> bool:
         if started.extra.get("relay"):  # the relay always accepts: look inside the namespace instead
-            return isolation.listening_in(started.handle.pid, started.extra["ca_port"])
+            ports = isolation.listening_in(started.handle.pid)
+            if started.extra["ca_port"] in ports:
+                return True
+            if ports and _persists(started):  # would time out after 120 s: say so now
+                raise StartFailed(f"the custom runtime listens on port {min(ports)}, not on its caPort "
+                                  f"{started.extra['ca_port']} ($FC_CUSTOM_LISTEN_PORT): set caPort to the port "
+                                  f"the server listens on, or make it listen on $FC_CUSTOM_LISTEN_PORT")
+            return False
         if tcp_open(started.host, started.port):
             return True
         if started.extra.get("host_network"):
@@ -175,7 +182,7 @@ class ProcessBackend(Backend):
         pids = self.cgroups.pids(started.extra.get("cgroup")) or \
             isolation.marked_pids(self.owner, started.instance_id)
         elsewhere = sorted(isolation.listening_ports(pids) - {started.port})
-        if elsewhere:
+        if elsewhere and _persists(started):
             raise StartFailed(f"the custom runtime listens on port {elsewhere[0]}, not on $FC_CUSTOM_LISTEN_PORT "
                               f"({started.port}): on the process backend, instances share the host's network here "
                               f"({why}). {advice}")
@@ -249,6 +256,12 @@ class ProcessBackend(Backend):
             except OSError:
                 pass
         self._spawner.shutdown(wait=False)
+
+
+def _persists(started: Started, seconds: float = 0.5) -> bool:
+    """A server listening on another port than ours for `seconds` (not on its way to ours too)."""
+    since = started.extra.setdefault("elsewhere_since", time.monotonic())
+    return time.monotonic() - since >= seconds
 
 
 def _kill_orphan(workdir: Path) -> None:
