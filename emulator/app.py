@@ -9,6 +9,7 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator import __version__, errors
 from emulator.api import control, emulator_destinations, emulator_events, emulator_invocations, emulator_triggers
@@ -33,6 +34,35 @@ from emulator.store.db import Database
 from emulator.store.records import Records
 
 log = logging.getLogger("fc_emulator")
+
+
+class ErrorBarrier:
+    """An unexpected exception becomes FC's 500 here, and goes no further. Starlette's own handler
+    for `Exception` re-raises after answering, and uvicorn then drops the kept-alive connection
+    without `Connection: close`: the client's next request on it got an empty reply."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            request = Request(scope)
+            log.exception("internal error on %s %s", request.method, request.url.path)
+            if started:  # half an answer went out: only closing the connection can end it
+                raise
+            await error_response(request, errors.internal_error())(scope, receive, send)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -95,13 +125,9 @@ def create_app(settings: Settings) -> FastAPI:
             return error_response(request, errors.path_not_supported(request.method, request.url.path))
         return error_response(request, errors.FCError(exc.status_code, "InvalidArgument", str(exc.detail)))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return error_response(request, errors.internal_error())
-
     app.add_middleware(InvokeFastPath)
     app.add_middleware(CustomDomains)
+    app.add_middleware(ErrorBarrier)
     app.add_middleware(WireMiddleware)  # added last = outermost: it wraps the fast path too
     app.include_router(control.router)
     # /_emulator/*: open in default mode, signed by a configured key in strict mode (auth.py)

@@ -14,6 +14,7 @@ from emulator.api.context import Ctx, fc_ctx
 from emulator.api.wire import check_if_match, fc_json, json_body, no_content, page_params, paged, split_qualifier
 from emulator.execution import provision
 from emulator.model.configs import AsyncConfigBody, OnDemandBody, ProvisionBody
+from emulator.model.numbers import is_decimal
 from emulator.store import resources as res
 from emulator.store import snapshots
 from emulator.store.resources import Page
@@ -25,7 +26,7 @@ def _target(s: Session, ctx: Ctx, service_segment: str, fn: str, alias_or_latest
     """(service, qualifier) after checking that the function exists as of that qualifier."""
     svc, qualifier = split_qualifier(ctx.request, service_segment)
     q = qualifier or snapshots.LATEST
-    if alias_or_latest and q.isdigit():
+    if alias_or_latest and is_decimal(q):
         raise errors.invalid_argument(f"qualifier '{q}' is invalid: this config can only be set on an alias or LATEST")
     snapshots.resolve(s, ctx.account, svc, q).function(s, fn)
     return svc, q

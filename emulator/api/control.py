@@ -5,6 +5,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from emulator import __version__, errors
+from emulator.model.numbers import is_decimal
 
 router = APIRouter(tags=["emulator"])
 
@@ -21,7 +22,10 @@ def download_code(checksum: str, request: Request):
     """GetFunctionCode's URL: a presigned link, like the OSS URL FC hands out."""
     code = request.app.state.code
     q = request.query_params
-    if not checksum.isdigit() or not code.verify_download(checksum, q.get("Expires", ""), q.get("Signature", "")):
+    expires, signature = q.get("Expires", ""), q.get("Signature", "")
+    # ASCII only: `²`.isdigit() is true, int() of it fails, and hmac refuses non-ASCII strings
+    if not (checksum.isascii() and checksum.isdigit() and is_decimal(expires) and signature.isascii()) or \
+            not code.verify_download(checksum, expires, signature):
         raise errors.access_denied("the code download link is invalid or has expired")
     if not code.exists(checksum):
         raise errors.FCError(404, "NotFound", "code package does not exist")

@@ -12,7 +12,6 @@ status: Enqueued | Succeeded | Failed | Refused, ...}]}; no match = an empty lis
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 
 from fastapi import APIRouter, Request
@@ -21,6 +20,7 @@ from fastapi.responses import JSONResponse
 from emulator import errors
 from emulator.api.auth import account_of
 from emulator.invocation.sync import Invocation
+from emulator.model.base import parse_json
 from emulator.store import resources as res
 from emulator.triggers import events
 
@@ -33,10 +33,9 @@ async def _essentials_body(request: Request) -> dict:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError:
-        raise errors.invalid_argument(f"the request body is not valid JSON: '{raw[:200].decode(errors='replace')}'") \
-            from None
+        body = parse_json(raw)
+    except ValueError as exc:
+        raise errors.invalid_argument(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise errors.invalid_argument("the request body must be a JSON object")
     return body

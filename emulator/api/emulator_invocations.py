@@ -11,6 +11,7 @@ GET|POST  /_emulator/wait-idle?timeout=S
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from datetime import datetime, timezone
 
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse
 from emulator import errors
 from emulator.api.auth import account_of
 from emulator.config import parse_duration
+from emulator.model.numbers import INT64_MAX, INT64_MIN, parse_int
 from emulator.store.records import Filters
 
 router = APIRouter(prefix="/_emulator", tags=["emulator"])
@@ -32,36 +34,43 @@ IDLE_POLL_S = 0.01
 
 
 def parse_time(name: str, raw: str, now: float | None = None) -> int:
-    """Epoch ms from an ISO 8601 time, epoch seconds or milliseconds, or a duration ago (`10m`)."""
+    """Epoch ms from an ISO 8601 time, epoch seconds or milliseconds, or a duration ago (`10m`).
+    Only finite values within int64 milliseconds: NaN, 1e999 and 10^30 are refused, not a 500."""
     text = raw.strip()
     now = time.time() if now is None else now
-    try:
-        number = float(text)
-    except ValueError:
-        number = None
-    if number is not None:
-        return int(number if number >= 1e11 else number * 1000)  # a number this large is milliseconds
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        return int(when.timestamp() * 1000)
-    except ValueError:
-        pass
-    try:
-        return int((now - parse_duration(text)) * 1000)
-    except ValueError:
+    ms = None
+    if text.isascii():  # float() takes '١' and '²' is not a number
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+        if number is not None:
+            ms = number if abs(number) >= 1e11 else number * 1000  # a number this large is milliseconds
+        if ms is None:
+            try:
+                when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=timezone.utc)
+                ms = when.timestamp() * 1000
+            except ValueError:
+                pass
+        if ms is None:
+            try:
+                ms = (now - parse_duration(text)) * 1000
+            except ValueError:
+                pass
+    if ms is None or not math.isfinite(ms) or not INT64_MIN <= ms <= INT64_MAX:
         raise errors.invalid_argument(f"{name} is set to an invalid value (expected an ISO 8601 time, epoch "
-                                      f"seconds or milliseconds, or a duration such as 10m; actual: '{raw}')") from None
+                                      f"seconds or milliseconds, or a duration such as 10m; actual: '{raw[:100]}')")
+    return int(ms)
 
 
 def _int_param(name: str, raw: str | None, lo: int, hi: int | None = None) -> int | None:
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise errors.invalid_argument(f"{name} is set to an invalid value (actual: '{raw}')") from None
+    value = parse_int(raw)  # ASCII digits within int64: SQLite compares it
+    if value is None:
+        raise errors.invalid_argument(f"{name} is set to an invalid value (actual: '{raw[:100]}')")
     if value < lo or (hi is not None and value > hi):
         allowed = f"{lo} to {hi}" if hi is not None else f">= {lo}"
         raise errors.invalid_argument(f"{name} is set to an invalid value (allowed: {allowed}, actual: {value})")

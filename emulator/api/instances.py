@@ -22,6 +22,7 @@ from emulator.api.context import Ctx, fc_ctx
 from emulator.api.wire import error_response, paged, split_qualifier
 from emulator.execution import exec as instance_exec
 from emulator.execution.instance import Instance
+from emulator.model.numbers import parse_int
 from emulator.store import snapshots
 from emulator.store.db import Database
 
@@ -29,6 +30,7 @@ router = APIRouter(tags=["instances"])
 log = logging.getLogger("fc_emulator.instances")
 
 MAX_LIMIT = 1000
+MAX_IDLE_TIMEOUT_S = 86400
 
 
 def _versions(db: Database, account: str, svc: str, qualifier: str | None, function: str) -> list[str]:
@@ -50,10 +52,9 @@ def _limit(raw: str) -> int:
     """0 or absent: every instance (at most 1000)."""
     if not raw:
         return MAX_LIMIT
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise errors.invalid_argument(f"limit is set to an invalid value (actual: '{raw}')") from None
+    limit = parse_int(raw)
+    if limit is None:
+        raise errors.invalid_argument(f"limit is set to an invalid value (actual: '{raw[:100]}')")
     if limit < 0 or limit > MAX_LIMIT:
         raise errors.invalid_argument(f"limit is set to an invalid value (allowed: 0 to {MAX_LIMIT}, actual: {limit})")
     return limit or MAX_LIMIT
@@ -94,13 +95,10 @@ def _options(ws: WebSocket) -> instance_exec.ExecOptions:
     raw = ws.query_params.get("idleTimeout") or ""
     idle = instance_exec.DEFAULT_IDLE_TIMEOUT_S
     if raw:
-        try:
-            idle = int(raw)
-        except ValueError:
-            idle = -1
-        if idle <= 0:
-            raise errors.invalid_argument(f"idleTimeout is set to an invalid value (a positive number of seconds, "
-                                          f"actual: '{raw}')")
+        idle = parse_int(raw) or -1
+        if not 0 < idle <= MAX_IDLE_TIMEOUT_S:  # a timer of 10^20 s overflows
+            raise errors.invalid_argument(f"idleTimeout is set to an invalid value (1 to {MAX_IDLE_TIMEOUT_S} "
+                                          f"seconds, actual: '{raw[:100]}')")
     return instance_exec.ExecOptions(argv=argv, stdin=_flag(ws, "stdin", False), stdout=_flag(ws, "stdout", True),
                                      stderr=_flag(ws, "stderr", True), tty=_flag(ws, "tty", False), idle_timeout=idle)
 

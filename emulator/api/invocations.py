@@ -100,7 +100,7 @@ class InvokeFastPath:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        m = scope["type"] == "http" and scope["method"] == "POST" and _INVOKE_PATH.match(scope["path"])
+        m = scope["type"] == "http" and scope["method"] == "POST" and _INVOKE_PATH.fullmatch(scope["path"])
         if not m:
             await self.app(scope, receive, send)
             return

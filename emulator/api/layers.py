@@ -15,6 +15,7 @@ from emulator.api.context import Ctx, fc_ctx
 from emulator.api.wire import fc_json, json_body, no_content, page_params, paged
 from emulator.model.layer import ACL_PRIVATE, ACL_PUBLIC, LayerVersionCreate, layer_out
 from emulator.model.names import check_name
+from emulator.model.numbers import parse_int
 from emulator.store import layers as layer_store
 from emulator.store import resources as res
 
@@ -83,9 +84,9 @@ def publish_layer_version(layer: str, ctx: Ctx = Depends(fc_ctx), body: dict = D
 def list_layer_versions(layer: str, ctx: Ctx = Depends(fc_ctx)):
     p = page_params(ctx.request)
     raw = ctx.request.query_params.get("startVersion") or "1"
-    if not raw.isdigit() or int(raw) < 1:
-        raise errors.invalid_argument(f"startVersion is set to an invalid value (actual: '{raw}')")
-    start = int(raw)
+    start = parse_int(raw)
+    if start is None or start < 1:
+        raise errors.invalid_argument(f"startVersion is set to an invalid value (actual: '{raw[:100]}')")
     with ctx.db.read() as s:
         _require_layer(s, ctx, layer)
         rows = [r for r in _versions(s, ctx, layer) if int(r.name) >= start]

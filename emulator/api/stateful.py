@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from emulator import errors
 from emulator.api.context import Ctx, fc_ctx
 from emulator.api.wire import fc_json, page_params, split_qualifier
+from emulator.model.numbers import parse_int
 from emulator.store import async_queue as queue
 from emulator.store import resources as res
 from emulator.store import snapshots
@@ -43,13 +44,10 @@ def _epoch_ms(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name) or ""
     if not raw:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
+    value = parse_int(raw, signed=False)  # ASCII digits, int64: SQLite compares it
+    if value is None:
         raise errors.invalid_argument(f"{name} is set to an invalid value (expected: epoch milliseconds, "
-                                      f"actual: '{raw}')")
+                                      f"actual: '{raw[:100]}')")
     return value
 
 

@@ -9,6 +9,7 @@ from emulator import errors
 from emulator.api.context import Ctx, fc_ctx
 from emulator.api.wire import check_if_match, fc_json, json_body, no_content, page_params, paged
 from emulator.model.version import DIRECTIONS, VersionCreate
+from emulator.model.numbers import is_decimal
 from emulator.store import resources as res
 from emulator.store import snapshots
 
@@ -50,8 +51,8 @@ def list_versions(service: str, ctx: Ctx = Depends(fc_ctx)):
         raise errors.invalid_argument(f"direction is set to an invalid value (allowed: BACKWARD, FORWARD, "
                                       f"actual: '{direction}')")
     bound = p.next_token or p.start_key
-    if bound and not bound.isdigit():
-        raise errors.invalid_argument(f"startKey/nextToken '{bound}' is not a version id")
+    if bound and not is_decimal(bound):
+        raise errors.invalid_argument(f"startKey/nextToken '{bound[:100]}' is not a version id")
     with ctx.db.read() as s:
         _require_service(s, ctx, service)
         rows = _versions(s, ctx, service)

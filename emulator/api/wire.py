@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.errors import FCError, invalid_argument, precondition_failed
+from emulator.model.base import parse_json
+from emulator.model.numbers import parse_int
 from emulator.store.resources import Page
 
 API_VERSIONS = ("2016-08-15", "2021-04-06")
@@ -68,6 +70,17 @@ class WireMiddleware:
         await self.app(scope, receive, send_wrapper)
 
 
+class FCJSONResponse(JSONResponse):
+    """A JSON answer; a string that is not valid Unicode (stored before parse_json refused lone
+    surrogates) goes out \\u-escaped instead of turning every later read into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
 def request_id(request: Request) -> str:
     return request.state.request_id
 
@@ -78,7 +91,7 @@ def error_response(request: Request, exc: FCError) -> JSONResponse:
     # The 2021 Tea SDKs read Code/Message (fc-api.md §5; alibabacloud_tea_openapi reads
     # `Code`/`code`, `Message`/`message`, `RequestId`); the fc2 SDKs read ErrorCode/ErrorMessage.
     body.update(Code=exc.code, Message=exc.message)
-    return JSONResponse(body, status_code=exc.status, headers={"X-Fc-Request-Id": body["RequestId"]})
+    return FCJSONResponse(body, status_code=exc.status, headers={"X-Fc-Request-Id": body["RequestId"]})
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -87,8 +100,8 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = parse_json(raw)  # strict: what is stored can always be echoed (emulator/model/base.py)
+    except ValueError as exc:
         raise invalid_argument(f"the request body is not valid JSON: {exc}") from None
     if data is None:
         return {}
@@ -99,7 +112,7 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 def fc_json(body: Any, etag: str | None = None, status: int = 200) -> JSONResponse:
     headers = {"Etag": etag} if etag else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    return FCJSONResponse(body, status_code=status, headers=headers)
 
 
 def no_content() -> Response:
@@ -118,10 +131,9 @@ def page_params(request: Request, max_limit: int = 100, default_limit: int = 20)
     raw = q.get("limit") or ""
     limit = default_limit
     if raw:
-        try:
-            limit = int(raw)
-        except ValueError:
-            raise invalid_argument(f"limit is set to an invalid value (actual: '{raw}')") from None
+        limit = parse_int(raw)
+        if limit is None:  # ASCII digits only, as Go's strconv reads them
+            raise invalid_argument(f"limit is set to an invalid value (actual: '{raw[:100]}')")
         if limit < 1 or limit > max_limit:
             raise invalid_argument(f"limit is set to an invalid value (allowed: 1 to {max_limit}, actual: {limit})")
     return Page(limit=limit, next_token=q.get("nextToken") or "", prefix=q.get("prefix") or "",

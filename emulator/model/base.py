@@ -3,18 +3,84 @@
 - keys are matched case-insensitively (FC's server is Go),
 - JSON `null` means "absent",
 - types are checked strictly: `"20"` is not an integer,
-- a failed validation is a 400 InvalidArgument, never a 422.
+- a failed validation is a 400 InvalidArgument, never a 422,
+- JSON text is parsed strictly (`parse_json`): UTF-8 only, no NaN/Infinity, no lone surrogates,
+  bounded nesting, so whatever is stored can be echoed back as valid JSON.
 """
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
 from emulator.errors import FCError, invalid_argument
+from emulator.model.numbers import INT64_MAX, INT64_MIN, finite
 
 M = TypeVar("M", bound="FCModel")
+
+# Far deeper than any FC body; far below Python's recursion limit, which pydantic, SQLAlchemy's JSON
+# column and the response encoder all hit (a RecursionError was a 500) long before Go's 10000.
+MAX_JSON_DEPTH = 100
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not finite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _has_surrogate(text: str) -> bool:
+    return not text.isascii() and _SURROGATE.search(text) is not None  # isascii() is O(1) in CPython
+
+
+def _check_tree(data: Any) -> None:
+    """Nesting depth and lone surrogates (a JSON `\\ud800` escape): neither could be stored and echoed."""
+    stack = [(data, 1, "")]
+    while stack:
+        node, depth, where = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"it is nested too deeply (max: {MAX_JSON_DEPTH} levels)")
+        if isinstance(node, dict):
+            for key, value in node.items():
+                path = f"{where}.{key}" if where else key
+                if _has_surrogate(key):
+                    raise ValueError(f"the key {json.dumps(key)[:80]} holds a lone surrogate (not valid Unicode)")
+                if isinstance(value, (dict, list)):
+                    stack.append((value, depth + 1, path))
+                elif isinstance(value, str) and _has_surrogate(value):
+                    raise ValueError(f"{path} holds a lone surrogate (not valid Unicode)")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                if isinstance(value, (dict, list)):
+                    stack.append((value, depth + 1, f"{where}[{i}]"))
+                elif isinstance(value, str) and _has_surrogate(value):
+                    raise ValueError(f"{where}[{i}] holds a lone surrogate (not valid Unicode)")
+        elif isinstance(node, str) and _has_surrogate(node):
+            raise ValueError("the string holds a lone surrogate (not valid Unicode)")
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """JSON text as FC's Go server accepts it; ValueError says what is wrong (without echoing the text)."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8")  # strict: invalid UTF-8 (encoded surrogates too) raises ValueError
+    try:
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError(f"it is nested too deeply (max: {MAX_JSON_DEPTH} levels)") from None
+    except ValueError as exc:
+        if str(exc).startswith("Exceeds the limit"):  # Python's 4300-digit guard on int()
+            raise ValueError("a number has too many digits") from None
+        raise
+    _check_tree(data)
+    return data
 
 
 class FCModel(BaseModel):
@@ -35,6 +101,8 @@ class FCModel(BaseModel):
             if value is None:
                 continue
             canonical = by_lower.get(str(key).lower(), key)
+            if type(value) is int and not INT64_MIN <= value <= INT64_MAX:  # Go's int64 at most
+                raise ValueError(f"{canonical} is set to an invalid value (out of range, actual: {str(value)[:40]})")
             out[canonical] = value
         return out
 

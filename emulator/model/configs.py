@@ -94,10 +94,10 @@ class ScheduledAction(FCModel):
 
 
 def _schedule_ok(expr: str) -> bool:
-    at = _AT.match(expr)
+    at = _AT.fullmatch(expr)
     if at:
         return is_utc_time(at.group(1))
-    spec = _CRON.match(expr)
+    spec = _CRON.fullmatch(expr)
     if spec:
         try:
             cron.validate(spec.group(1))
@@ -188,7 +188,7 @@ class Destination(FCModel):
     @field_validator("destination")
     @classmethod
     def _arn(cls, v):
-        if v is not None and not any(p.match(v) for p in _DESTINATIONS):
+        if v is not None and not any(p.fullmatch(v) for p in _DESTINATIONS):
             raise ValueError(f"destination '{v}' is invalid: expected one of {', '.join(DESTINATION_FORMS)}")
         return v
 

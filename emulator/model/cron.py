@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from croniter.croniter import CroniterBadDateError, CroniterError
 
+from emulator.model.numbers import is_decimal
+
 UTC = timezone.utc
 
 # (name, low, high, names) in FC's field order: sec min hour dom mon dow
@@ -33,9 +35,13 @@ _FIELDS = [
     ("month", 1, 12, {n: i + 1 for i, n in enumerate(_MONTHS)}),
     ("day-of-week", 0, 6, {n: i for i, n in enumerate(_DAYS)}),
 ]
-_EVERY = re.compile(r"^@every\s+(\S+)$", re.IGNORECASE)
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?$")
-_TZ = re.compile(r"^CRON_TZ=(\S+)\s+(.*)$", re.DOTALL)
+# Applied with fullmatch (`$` also matches before a final newline); [0-9], not \d, which takes `٣`.
+_EVERY = re.compile(r"@every\s+(\S+)", re.IGNORECASE)
+_DURATION = re.compile(r"(?:([0-9]+(?:\.[0-9]+)?)h)?(?:([0-9]+(?:\.[0-9]+)?)m(?!s))?(?:([0-9]+(?:\.[0-9]+)?)s)?")
+_TZ = re.compile(r"CRON_TZ=(\S+)\s+(.*)", re.DOTALL)
+_ZONE = re.compile(r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*")  # IANA names: Asia/Shanghai, Etc/GMT+8, UTC
+# Go's time.Duration (int64 nanoseconds) ends at about 292 years; @every beyond that cannot be kept.
+MAX_EVERY = timedelta(seconds=(2 ** 63 - 1) // 10 ** 9)
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ def _invalid(expr: str, reason: str) -> ValueError:
 def _value(token: str, low: int, high: int, names: dict | None, field: str, expr: str) -> int:
     if names and token.upper() in names:
         return names[token.upper()]
-    if not token.isdigit():
+    if not is_decimal(token):  # ASCII: `²`.isdigit() is true and int('²') fails
         raise _invalid(expr, f"'{token}' is not a valid value for {field}")
     v = int(token)
     if not low <= v <= high:
@@ -70,7 +76,7 @@ def _check_field(text: str, index: int, expr: str) -> str:
         return "*"
     for part in text.split(","):
         base, slash, step = part.partition("/")
-        if slash and (not step.isdigit() or int(step) == 0):
+        if slash and (not is_decimal(step) or int(step) == 0):
             raise _invalid(expr, f"'{part}' has an invalid step in {field}")
         if base == "*":
             continue
@@ -84,11 +90,14 @@ def _check_field(text: str, index: int, expr: str) -> str:
 
 
 def _parse_every(text: str, expr: str) -> timedelta:
-    m = _DURATION.match(text)
+    m = _DURATION.fullmatch(text)
     if not text or not m or not any(m.groups()):
         raise _invalid(expr, f"'{text}' is not a duration (examples: 1m, 1h30m, 90s)")
     h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    delta = timedelta(hours=h, minutes=mi, seconds=s)
+    seconds = h * 3600 + mi * 60 + s
+    if seconds > MAX_EVERY.total_seconds():  # timedelta() of it would raise OverflowError
+        raise _invalid(expr, f"the interval of @every must be at most {int(MAX_EVERY.total_seconds() // 3600)}h")
+    delta = timedelta(seconds=seconds)
     if delta < timedelta(seconds=1):
         raise _invalid(expr, "the interval of @every must be at least 1s")
     return timedelta(seconds=int(delta.total_seconds()))  # whole seconds, like Go's cron
@@ -100,14 +109,17 @@ def parse(expr: str) -> Schedule:
         raise ValueError("cronExpression is required")
     text = expr.strip()
     zone = None
-    m = _TZ.match(text)
+    m = _TZ.fullmatch(text)
     if m:
+        name = m.group(1)
         try:
-            zone = ZoneInfo(m.group(1))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise _invalid(expr, f"unknown time zone '{m.group(1)}'") from None
+            if len(name) > 64 or not _ZONE.fullmatch(name):  # a file name under the zoneinfo folder
+                raise ValueError(name)
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise _invalid(expr, f"unknown time zone '{name[:100]}'") from None
         text = m.group(2).strip()
-    every = _EVERY.match(text)
+    every = _EVERY.fullmatch(text)
     if every:
         return Schedule(expr, zone, every=_parse_every(every.group(1), expr))
     if text.startswith("@"):

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from emulator.errors import invalid_argument
 from emulator.model.base import FCModel
+from emulator.model.names import name_error
 
 PROTOCOLS = ("HTTP", "HTTPS", "HTTP,HTTPS")
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS")
@@ -34,7 +35,7 @@ class PathConfig(FCModel):
     @field_validator("path")
     @classmethod
     def _path(cls, v: str) -> str:
-        if not _ROUTE_PATH.match(v) or ("*" in v and not v.endswith("/*")):
+        if not _ROUTE_PATH.fullmatch(v) or ("*" in v and not v.endswith("/*")):
             raise ValueError(f"routeConfig path '{v}' is invalid: it must start with '/' and may only end "
                              f"with the wildcard '/*'")
         return v
@@ -52,6 +53,11 @@ class PathConfig(FCModel):
         for key in ("path", "serviceName", "functionName"):
             if not getattr(self, key):
                 raise ValueError(f"routeConfig route {key} is required")
+        # a route can only ever reach a function by valid names
+        problem = name_error("service", self.serviceName, "routeConfig route serviceName") or \
+            name_error("function", self.functionName, "routeConfig route functionName")
+        if problem:
+            raise ValueError(problem)
         return self
 
     def out(self) -> dict:

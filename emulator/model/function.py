@@ -1,7 +1,6 @@
 """Functions (fc-api.md §2.3): the create/update body, defaults and limits."""
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -9,7 +8,7 @@ from pydantic import Field, field_validator
 
 from emulator.errors import invalid_argument
 from emulator.model import runtimes
-from emulator.model.base import Description, FCModel
+from emulator.model.base import Description, FCModel, parse_json
 from emulator.model.service import LogConfig, NasConfig, NasMountPoint, VpcConfig
 
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -53,7 +52,7 @@ class CustomContainerConfig(FCModel):
         if v in (None, ""):
             return v
         try:
-            parsed = json.loads(v)
+            parsed = parse_json(v)
         except ValueError:
             parsed = None
         if not isinstance(parsed, list) or not all(isinstance(x, str) for x in parsed):
@@ -180,7 +179,7 @@ class FunctionFields(FCModel):
         if v is None:
             return v
         for key in v:
-            if not _ENV_KEY.match(key):
+            if not _ENV_KEY.fullmatch(key):
                 raise ValueError(f"environment variable name '{key}' is invalid: it must start with a letter and "
                                  f"contain only letters, digits and '_'")
             if key.startswith("FC_") or key in _RESERVED_ENV:

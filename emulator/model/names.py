@@ -1,4 +1,5 @@
-"""Name rules (fc-api.md §6)."""
+"""Name rules (fc-api.md §6). Patterns are applied with fullmatch: `$` alone also matches before a
+final newline, which let `"nl\n"` through as a name."""
 from __future__ import annotations
 
 import re
@@ -7,29 +8,36 @@ from emulator.errors import invalid_argument
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _LAYER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_DOMAIN = re.compile(r"^(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 STATEFUL_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 
 LIMITS = {"service": 128, "function": 64, "trigger": 128, "alias": 128, "layer": 128}
 
 
+def name_error(kind: str, name: object, field: str | None = None) -> str | None:
+    """FC's message when `name` breaks the rules for `kind`, else None."""
+    limit = LIMITS[kind]
+    field = field or {"service": "serviceName", "function": "functionName", "trigger": "triggerName",
+                      "alias": "aliasName", "layer": "layerName"}[kind]
+    if not isinstance(name, str) or not name:
+        return f"{field} is required"
+    if len(name) > limit or not _NAME.fullmatch(name):
+        return (f"{field} '{name[:200]}' is invalid: it must be 1 to {limit} characters of letters, digits, "
+                f"'_' and '-', and must not start with a digit or '-'")
+    if kind == "alias" and name == "LATEST":
+        return "aliasName 'LATEST' is reserved"
+    return None
+
+
 def check_name(kind: str, name: str) -> str:
     """Raise FC's InvalidArgument when `name` breaks the rules for `kind`."""
-    limit = LIMITS[kind]
-    field = {"service": "serviceName", "function": "functionName", "trigger": "triggerName",
-             "alias": "aliasName", "layer": "layerName"}[kind]
-    if not isinstance(name, str) or not name:
-        raise invalid_argument(f"{field} is required")
-    if len(name) > limit or not _NAME.match(name):
-        raise invalid_argument(
-            f"{field} '{name}' is invalid: it must be 1 to {limit} characters of letters, digits, "
-            f"'_' and '-', and must not start with a digit or '-'")
-    if kind == "alias" and name == "LATEST":
-        raise invalid_argument("aliasName 'LATEST' is reserved")
+    problem = name_error(kind, name)
+    if problem:
+        raise invalid_argument(problem)
     return name
 
 
 def check_domain(name: str) -> str:
-    if not isinstance(name, str) or not _DOMAIN.match(name):
+    if not isinstance(name, str) or not _DOMAIN.fullmatch(name):
         raise invalid_argument(f"domainName '{name}' is invalid: it must be a DNS name")
     return name.lower()

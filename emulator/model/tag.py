@@ -42,7 +42,7 @@ def parse_arn(arn: str | None) -> tuple[str | None, str | None, str]:
     """(region, account, service) from a full or partial service ARN; anything else is refused."""
     if not arn:
         raise invalid_argument("resourceArn is required")
-    m = _ARN.match(arn)
+    m = _ARN.fullmatch(arn)
     if not m:
         raise invalid_argument(f"resourceArn '{arn}' is invalid: only services can be tagged "
                                f"(acs:fc:<region>:<account>:services/<serviceName> or services/<serviceName>)")

@@ -6,14 +6,13 @@ sent (the seed document's HTTP `url`, py-test's log `maxRetryime`): FC echoes th
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
 from emulator.errors import invalid_argument
 from emulator.model import cron
-from emulator.model.base import Description, FCModel
+from emulator.model.base import Description, FCModel, parse_json
 
 # Canonical (lower-case) trigger types; the Go SDK fails to decode any other spelling.
 TRIGGER_TYPES = ("oss", "log", "timer", "http", "tablestore", "cdn_events", "mns_topic", "eventbridge", "rds")
@@ -264,7 +263,7 @@ class EventBridgeConfig(ConfigModel):
     def _pattern(cls, v):
         if v is not None:
             try:
-                ok = isinstance(json.loads(v), dict)
+                ok = isinstance(parse_json(v), dict)
             except ValueError:
                 ok = False
             if not ok:
@@ -295,9 +294,9 @@ def parse_config(trigger_type: str, raw: Any) -> dict:
     """Validate `triggerConfig` for `trigger_type`; returns the config to store."""
     if isinstance(raw, str):  # the 2021-04-06 SDK sends triggerConfig as a JSON string
         try:
-            raw = json.loads(raw)
-        except ValueError:
-            raise invalid_argument(f"triggerConfig is not valid JSON: '{raw[:200]}'") from None
+            raw = parse_json(raw)  # as strict as a body: it is stored and echoed
+        except ValueError as exc:
+            raise invalid_argument(f"triggerConfig is not valid JSON: {exc}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
