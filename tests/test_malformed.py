@@ -18,6 +18,7 @@ import json
 import pathlib
 import pkgutil
 import re
+import shutil
 import socket
 import threading
 import time
@@ -82,6 +83,11 @@ _QUERY_READS = (r"query_params\.get\(\"([\w-]+)\"", r"query_params\.getlist\(\"(
 _HEADER_READS = (r"headers\.get\(\"([\w-]+)\"",)
 
 
+AUTH_PROBES = [("GET", "/2016-08-15/services"), ("GET", "/2016-08-15/proxy/{service}/{function}/{rest:path}"),
+               ("POST", "/2016-08-15/services/{service}/functions/{function}/invocations"),
+               ("GET", "/_emulator/invocations")]
+
+
 def _routes() -> list[Route]:
     """Every HTTP route of the emulator, as the server mounts them (FC routers under both API versions)."""
     from emulator.api.routes import mount_fc_api
@@ -107,6 +113,8 @@ def _routes() -> list[Route]:
             _closure(call, seen)
         own = {fn: src for fn, src in seen.items() if "emulator.api.auth" != fn.__module__}
         text = "\n".join(own.values())
+        # authentication reads the same names before every route: attacked on a few routes only
+        auth_text = "\n".join(src for fn, src in seen.items() if fn not in own)
         models = []
         for fn, src in own.items():
             for name in re.findall(r"\b(\w+)\.parse\(", src):
@@ -119,6 +127,9 @@ def _routes() -> list[Route]:
         if "split_qualifier(" in text:
             query.add("qualifier")
         headers = {m.lower() for pat in _HEADER_READS for m in re.findall(pat, text)} - {"host"}
+        if any(prefix + r.path == path and method in r.methods for method, path in AUTH_PROBES):
+            query |= {m for pat in _QUERY_READS for m in re.findall(pat, auth_text)}
+            headers |= {m.lower() for pat in _HEADER_READS for m in re.findall(pat, auth_text)} - {"host"}
         uses_json = any(getattr(c, "__name__", "") == "json_body" for c in deps) or "json.loads(raw)" in text
         for method in sorted(r.methods - {"HEAD", "OPTIONS", "PATCH"}):
             out.append(Route(method, prefix + r.path, r.endpoint, models, uses_json, query, headers))
@@ -170,15 +181,16 @@ NAME_FIELDS = {"serviceName", "functionName", "triggerName", "aliasName", "domai
 FIELD_DEEP = "[" * 5_000 + "]" * 5_000  # past any recursion limit; the body-level cases nest 10^5 deep
 # (label, value, refused whatever the field is?) - sent to every field
 COMMON = [("deep", Raw(FIELD_DEEP), True), ("surrogate", SURROGATE, True), ("nan", Raw("NaN"), True),
-          ("1e999", Raw("1e999"), True), ("huge", 10 ** 23, True)]
+          ("huge", 10 ** 23, True)]
 # per kind of field: (label, value, refused?)
 BY_KIND = {
-    "str": [("surrogate-tail", "a\udfff", True), ("nul", "x\x00y", False), ("control", "\x1b[31m\x7f", False),
+    "str": [("surrogate-tail", "a\udfff", True), ("control", "x\x00\x1b[31m\x7f", False),
             ("newline", "nl\n", False), ("digits", "²", False), ("arabic-digit", "٣", False),
             ("overlong", "x" * 10_000, False), ("int", 1, True), ("float", 1.5, True), ("bool", True, True),
             ("list", [], True), ("object", {}, True)],
     "int": [("negative", -1, False), ("huge-negative", -10 ** 23, True), ("float", 1.5, True),
-            ("inf", Raw("Infinity"), True), ("-inf", Raw("-Infinity"), True), ("string", "1", True),
+            ("inf", Raw("Infinity"), True), ("-inf", Raw("-Infinity"), True), ("1e999", Raw("1e999"), True),
+            ("string", "1", True),
             ("digits", "²", True), ("arabic-digit", "٣", True), ("newline", "1\n", True), ("bool", True, True),
             ("list", [], True), ("object", {}, True)],
     "bool": [("string", "true", True), ("int", 1, True), ("list", [], True), ("digits", "²", True)],
@@ -550,13 +562,18 @@ def _normal(v):
 PATH_ATTACKS = [("surrogate-bytes", "%ED%A0%80"), ("invalid-utf8", "%FF%FE"), ("nul", "a%00b"),
                 ("control", "a%1Bb"), ("newline", "nl%0A"), ("digits", "%C2%B2"), ("arabic-digit", "%D9%A3"),
                 ("overlong", "9" * 3000), ("huge", "99999999999999999999999"), ("negative", "-1"),
-                ("float", "1.5"), ("nan", "NaN"), ("1e999", "1e999"), ("percent", "%25"), ("dots", "..")]
+                ("float", "1.5")]
 QUERY_ATTACKS = [("surrogate-bytes", "%ED%A0%80"), ("invalid-utf8", "%FF"), ("digits", "%C2%B2"),
                  ("arabic-digit", "%D9%A3"), ("1e999", "1e999"), ("nan", "nan"), ("inf", "inf"), ("-inf", "-inf"),
                  ("negative", "-1"), ("float", "1.5"), ("huge", "99999999999999999999999"),
-                 ("overlong", "9" * 5000), ("nul", "a%00"), ("newline", "1%0A"), ("space", "%201")]
+                 ("overlong", "9" * 5000), ("nul", "a%00"), ("newline", "1%0A")]
 HEADER_ATTACKS = [("latin1-digit", "\xb2"), ("latin1", "\xff\xfe"), ("huge", "99999999999999999999999"),
                   ("negative", "-1"), ("nan", "nan"), ("1e999", "1e999"), ("control", "a\x01b")]
+SIGNED_URL = {"x-fc-access-key-id": "ak", "x-fc-expires": "4102444800", "x-fc-signature": "x"}
+# signatures by the configured key (AK), so that the comparison itself is reached
+AUTH_ATTACKS = [("fc-latin1", "FC ak:\xb2"), ("acs-latin1", "acs ak:\xb2"), ("fc-empty", "FC ak:"),
+                ("acs3-latin1", "ACS3-HMAC-SHA256 Credential=ak,SignedHeaders=host,Signature=\xb2"),
+                ("fc-key-latin1", "FC \xb2:x"), ("fc-overlong", "FC ak:" + "x" * 5000), ("scheme-only", "FC")]
 BODY_ATTACKS = [("invalid-json", b"{", True), ("invalid-json2", b'{"a":}', True),
                 ("invalid-utf8", b'{"description": "\xff\xfe"}', True), ("utf8-surrogate", b'{"x": "\xed\xa0\x80"}', True),
                 ("deep", DEEP.encode(), True), ("deep-object", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, True),
@@ -590,15 +607,22 @@ def _route_cases(r: Route, family: dict) -> list[Case]:
         for label, raw in (PATH_ATTACKS[:3] + PATH_ATTACKS[4:5] if v2 else PATH_ATTACKS):
             cases.append(Case(r, "path", f"{param}:{label}", r.method, fill(r.path, family, {param: raw}),
                               body=b"{}" if r.json_body else None))
+    # queries and headers on routes that run a function name one that does not exist, so nothing runs
+    # (the names are read before the function is looked up)
+    runs = r.path.endswith("/invocations") or "/proxy/" in r.path
+    header_target = fill(r.path, family, {"function": "none"}) if runs else target
     # query: every parameter the handler reads
     for name in sorted(r.query):
         for label, raw in (QUERY_ATTACKS[:4] if v2 else QUERY_ATTACKS):
-            cases.append(Case(r, "query", f"{name}:{label}", r.method, _target(r, family) + f"?{quote(name)}={raw}",
+            query = f"{quote(name)}={raw}"
+            if name.startswith("x-fc-"):  # a signed URL's parameters (fc-api.md §1.2) go together
+                query += "".join(f"&{k}={v}" for k, v in SIGNED_URL.items() if k != name)
+            cases.append(Case(r, "query", f"{name}:{label}", r.method, f"{header_target if runs else _target(r, family)}?{query}",
                               body=body_for()))
-    # headers the handler reads (InvokeFunction: of a function that does not exist, so nothing runs)
-    header_target = fill(r.path, family, {"function": "none"}) if r.path.endswith("/invocations") else target
+    # headers the handler reads
     for name in sorted(r.headers):
-        for label, raw in (HEADER_ATTACKS[:2] if v2 else HEADER_ATTACKS):
+        attacks = HEADER_ATTACKS[:2] if v2 else HEADER_ATTACKS + (AUTH_ATTACKS if name == "authorization" else [])
+        for label, raw in attacks:
             if name == "if-match" and r.method == "PUT":
                 continue  # PUT chains set If-Match themselves
             cases.append(Case(r, "header", f"{name}:{label}", r.method, header_target, headers={name: raw},
@@ -696,7 +720,7 @@ def undo_creates(url: str, headers: dict, accepted: list[Case]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("malformed") / "fc", "--executor", "process").start()
+    srv = Server(tmp_path_factory.mktemp("malformed") / "fc", "--executor", "process", "--access-key", "ak:sk").start()
     yield srv
     srv.stop()
 
@@ -759,3 +783,206 @@ def _summary(failures: list[tuple[Case, str]], limit: int = 60) -> str:
     lines = [f"{n:4d}  {k}" for k, n in sorted(by_kind.items(), key=lambda kv: -kv[1])]
     examples = [f"  e.g. {c.name()}: {why[:300]}" for c, why in failures[:20]]
     return "\n".join(lines[:limit] + examples)
+
+
+# ---- each fix, with FC's status, code and message ------------------------------------------------------
+
+@pytest.fixture
+def fc_http(target):
+    """Plain HTTP in a fresh account with the "s" family set up."""
+    s = requests.Session()
+    s.headers["X-Fc-Account-Id"] = new_account()
+    setup_account(target.url, dict(s.headers), {**FILL, "domain": fresh("d") + ".example.com"})
+
+    def call(method, path, body=None, raw: bytes | None = None, **kw):
+        data = raw if raw is not None else (_dumps(body) if body is not None else None)
+        return s.request(method, target.url + path, data=data, **kw)
+    call.session = s
+    yield call
+    s.close()
+
+
+def fc_error(r, status: int, code: str, message: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["ErrorCode"] == code, body
+    assert body["RequestId"] == r.headers["X-Fc-Request-Id"]
+    if message is not None:
+        assert body["ErrorMessage"] == message, body
+    return body
+
+
+def listing(call) -> list:
+    """What is stored in the account, as the listings show it."""
+    paths = ["/services", "/services/s/functions", "/services/s/functions/f/triggers", "/services/s/aliases",
+             "/services/s/versions", "/layers", "/layers/l/versions", "/custom-domains", "/tags",
+             "/tag?resourceArn=services/s"]
+    out = []
+    for p in paths:
+        r = call("GET", V1 + p)
+        assert r.status_code == 200, (p, r.text)
+        out.append(_normal(r.json()))
+    return out
+
+
+def test_lone_surrogate_is_refused_before_anything_is_stored(fc_http):
+    before = listing(fc_http)
+    msg = "the request body is not valid JSON: {} holds a lone surrogate (not valid Unicode)"
+    trigger = {"triggerName": "t2", "triggerType": "timer", "description": SURROGATE,
+               "triggerConfig": {"cronExpression": "@every 1h", "enable": False}}
+    fc_error(fc_http("POST", V1 + "/services/s/functions/f/triggers", trigger), 400, "InvalidArgument",
+             msg.format("description"))
+    fc_error(fc_http("GET", V1 + "/services/s/functions/f/triggers/t2"), 404, "TriggerNotFound")
+    fc_error(fc_http("PUT", V1 + "/services/s/functions/f/triggers/t", {"description": "a\udfff"}), 400,
+             "InvalidArgument", msg.format("description"))
+    fc_error(fc_http("POST", V1 + "/layers/l2/versions", {"code": {"zipFile": ZIP_B64}, "description": SURROGATE}),
+             400, "InvalidArgument", msg.format("description"))
+    fc_error(fc_http("POST", V1 + "/tag", {"resourceArn": "services/s", "tags": {"k": SURROGATE}}), 400,
+             "InvalidArgument", msg.format("tags.k"))
+    fc_error(fc_http("POST", V1 + "/services", {"serviceName": SURROGATE}), 400, "InvalidArgument",
+             msg.format("serviceName"))
+    # the 2021 SDKs' JSON-in-a-string triggerConfig is held to the same rules
+    fc_error(fc_http("POST", V2 + "/services/s/functions/f/triggers",
+                     {**trigger, "description": "", "triggerConfig": '{"cronExpression": "@every 1h", "x": "\\ud800"}'}),
+             400, "InvalidArgument", "triggerConfig is not valid JSON: x holds a lone surrogate (not valid Unicode)")
+    assert listing(fc_http) == before
+
+
+@pytest.mark.parametrize("kind,method,path,body", [
+    ("serviceName", "POST", "/services", {"serviceName": "nl\n"}),
+    ("functionName", "POST", "/services/s/functions", {"functionName": "nl\n", "runtime": "java11",
+                                                       "handler": "index.handler", "code": {"zipFile": ZIP_B64}}),
+    ("triggerName", "POST", "/services/s/functions/f/triggers",
+     {"triggerName": "nl\n", "triggerType": "timer", "triggerConfig": {"cronExpression": "@every 1h"}}),
+    ("aliasName", "POST", "/services/s/aliases", {"aliasName": "nl\n", "versionId": "1"}),
+    ("layerName", "POST", "/layers/nl%0A/versions", {"code": {"zipFile": ZIP_B64}}),
+])
+def test_names_ending_in_a_newline_are_refused(fc_http, kind, method, path, body):
+    before = listing(fc_http)
+    limit = {"functionName": 64}.get(kind, 128)
+    fc_error(fc_http(method, V1 + path, body), 400, "InvalidArgument",
+             f"{kind} 'nl\n' is invalid: it must be 1 to {limit} characters of letters, digits, '_' and '-', "
+             f"and must not start with a digit or '-'")
+    assert listing(fc_http) == before
+
+
+def test_custom_domain_routes_name_valid_functions(fc_http):
+    route = {"path": "/x", "serviceName": "s", "functionName": "f\n"}
+    fc_error(fc_http("POST", V1 + "/custom-domains", {"domainName": fresh("d") + ".example.com",
+                                                     "routeConfig": {"routes": [route]}}),
+             400, "InvalidArgument", "routeConfig route functionName 'f\n' is invalid: it must be 1 to 64 "
+                                     "characters of letters, digits, '_' and '-', and must not start with a digit or '-'")
+
+
+def test_deep_nesting_nan_and_huge_numbers_are_refused(fc_http):
+    before = listing(fc_http)
+    deep = "the request body is not valid JSON: it is nested too deeply (max: 100 levels)"
+    fc_error(fc_http("POST", V1 + "/services", raw=DEEP.encode()), 400, "InvalidArgument", deep)
+    log = {"sourceConfig": {"logstore": "ls"}, "functionParameter": Raw("[" * 120 + "]" * 120)}
+    body = {"triggerName": "lt", "triggerType": "log", "sourceArn": SOURCE_ARNS["log"], "triggerConfig": log}
+    fc_error(fc_http("POST", V1 + "/services/s/functions/f/triggers", body), 400, "InvalidArgument", deep)
+    log["functionParameter"] = {"x": Raw("NaN")}
+    fc_error(fc_http("POST", V1 + "/services/s/functions/f/triggers", body), 400, "InvalidArgument",
+             "the request body is not valid JSON: NaN is not a JSON value")
+    log["functionParameter"] = {"x": Raw("1e999")}
+    fc_error(fc_http("POST", V1 + "/services/s/functions/f/triggers", body), 400, "InvalidArgument",
+             "the request body is not valid JSON: the number 1e999 is out of range")
+    fc_error(fc_http("PUT", V1 + "/services/s", {"nasConfig": {"userId": 10 ** 23}}), 400, "InvalidArgument",
+             "userId is set to an invalid value (out of range, actual: 100000000000000000000000)")
+    fc_error(fc_http("PUT", V1 + "/services/s", raw=b'{"description": "\xff"}'), 400, "InvalidArgument")
+    log["functionParameter"] = {"x": Raw("[" * 90 + "]" * 90)}  # deep, but within the limit: kept and echoed
+    r = fc_http("POST", V1 + "/services/s/functions/f/triggers", body)
+    assert r.status_code == 200, r.text
+    assert fc_http("GET", V1 + "/services/s/functions/f/triggers/lt").json()["triggerConfig"]["functionParameter"] \
+        == {"x": json.loads("[" * 90 + "]" * 90)}
+    assert fc_http("DELETE", V1 + "/services/s/functions/f/triggers/lt").status_code == 204
+    assert listing(fc_http) == before
+
+
+@pytest.mark.parametrize("query", ["after=100000000000000000000000", "nextToken=100000000000000000000000",
+                                   "since=nan", "since=1e999", "until=-1e999", "since=inf", "after=%C2%B2",
+                                   "limit=%D9%A3", "since=%D9%A3"])
+def test_invocation_record_queries_are_bounded(fc_http, query):
+    name = query.split("=")[0]
+    body = fc_error(fc_http("GET", "/_emulator/invocations?" + query), 400, "InvalidArgument")
+    assert body["ErrorMessage"].startswith(f"{name} is set to an invalid value"), body
+
+
+def test_non_ascii_digits_are_not_numbers(fc_http, target):
+    fc_error(fc_http("GET", V1 + "/layers/l/versions?startVersion=%C2%B2"), 400, "InvalidArgument",
+             "startVersion is set to an invalid value (actual: '²')")
+    fc_error(fc_http("GET", V1 + "/services/s/versions?startKey=%C2%B2"), 400, "InvalidArgument",
+             "startKey/nextToken '²' is not a version id")
+    fc_error(fc_http("GET", V1 + "/services?limit=%D9%A3"), 400, "InvalidArgument",
+             "limit is set to an invalid value (actual: '٣')")
+    fc_error(fc_http("GET", V1 + "/services/s/functions/f/stateful-async-invocations?startedTimeBegin=%D9%A3"), 400,
+             "InvalidArgument", "startedTimeBegin is set to an invalid value (expected: epoch milliseconds, actual: '٣')")
+    url = fc_http("GET", V1 + "/services/s/functions/f/code").json()["url"]
+    assert requests.get(url).status_code == 200
+    for expires in ("%C2%B2", "9" * 5000):
+        fc_error(requests.get(re.sub(r"Expires=\d+", f"Expires={expires}", url)), 403, "AccessDenied",
+                 "the code download link is invalid or has expired")
+    # signed URLs and signatures by a configured key (the server knows ak:sk), before anything else
+    for expires in ("%C2%B2", "9" * 5000):
+        body = fc_error(fc_http("GET", V1 + f"/services?x-fc-access-key-id=ak&x-fc-signature=x&x-fc-expires={expires}"),
+                        403, "AccessDenied")
+        assert body["ErrorMessage"].endswith("is not a Unix time in seconds"), body
+    for auth in ("FC ak:\xb2", "acs ak:\xb2", "ACS3-HMAC-SHA256 Credential=ak,SignedHeaders=host,Signature=\xb2"):
+        fc_error(fc_http("GET", V1 + "/services", headers={"Authorization": auth}), 403, "SignatureNotMatch")
+
+
+@pytest.mark.parametrize("expression,reason", [
+    ("@every 99999999999999h", "the interval of @every must be at most 2562047h"),
+    ("@every 1e5h", "'1e5h' is not a duration (examples: 1m, 1h30m, 90s)"),
+    ("CRON_TZ=" + "a" * 300 + " 0 0 * * * *", "unknown time zone '" + "a" * 100 + "'"),
+    ("CRON_TZ=../../../etc/passwd 0 0 * * * *", "unknown time zone '../../../etc/passwd'"),
+    ("0 0 \u00b2 * * *", "'\u00b2' is not a valid value for hours"),
+])
+def test_timer_schedules_that_cannot_be_kept_are_refused(fc_http, expression, reason):
+    before = listing(fc_http)
+    body = {"triggerName": "tt", "triggerType": "timer", "triggerConfig": {"cronExpression": expression}}
+    fc_error(fc_http("POST", V1 + "/services/s/functions/f/triggers", body), 400, "InvalidArgument",
+             f"cronExpression '{expression}' is invalid: {reason}")
+    assert listing(fc_http) == before
+
+
+def test_kept_alive_connection_survives_every_error(tmp_path):
+    """An erroring request, then a normal one, on the same http.client connection: 400, 403, 404, 412, a
+    PathNotSupported, and a real 500 (the code store's folder replaced by a file), with FC's body each time."""
+    srv = Server(tmp_path / "fc", "--executor", "process", "--access-key", "ak:sk").start()
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        h = {"X-Fc-Account-Id": "42", "Content-Type": "application/json"}
+
+        def call(method, path, body=None, headers=None):
+            c.request(method, path, body=body, headers={**h, **(headers or {})})
+            r = c.getresponse()
+            return r.status, r.read(), r.getheader("Connection")
+        assert call("POST", V1 + "/services", b'{"serviceName": "s"}')[0] == 200
+        sock = c.sock
+        function = json.dumps({"functionName": "f", "runtime": "java11", "handler": "index.handler",
+                               "code": {"zipFile": ZIP_B64}}).encode()
+        code_dir = srv.data_dir / "code"
+        errors = [
+            ("POST", V1 + "/services", DEEP.encode(), None, 400, "InvalidArgument"),
+            ("GET", V1 + "/services", None, {"Authorization": "FC ak:\xb2"}, 403, "SignatureNotMatch"),
+            ("GET", V1 + "/services/nl%0A", None, None, 404, "ServiceNotFound"),
+            ("PUT", V1 + "/services/s", b"{}", {"If-Match": "stale"}, 412, "PreconditionFailed"),
+            ("GET", V1 + "/nowhere", None, None, 400, "PathNotSupported"),
+            ("POST", V1 + "/services/s/functions", function, None, 500, "InternalServerError"),
+        ]
+        for method, path, body, headers, status, code in errors:
+            if status == 500:
+                shutil.rmtree(code_dir)
+                code_dir.write_text("a file where the code store's folder was")
+            got, answer, connection = call(method, path, body, headers)
+            assert (got, json.loads(answer)["ErrorCode"]) == (status, code), answer
+            assert connection != "close"
+            assert call("GET", V1 + "/services")[0] == 200, f"after {status} {code}"
+            assert c.sock is sock, f"the connection was replaced after {status} {code}"
+        code_dir.unlink()
+        code_dir.mkdir()
+        assert json.loads(call("GET", V1 + "/services/s/functions")[1]) == {"functions": []}  # nothing kept
+        assert call("POST", V1 + "/services/s/functions", function)[0] == 200
+    finally:
+        srv.stop()

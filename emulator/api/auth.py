@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote, unquote_plus
 from fastapi import Request
 
 from emulator.config import Settings
+from emulator.model.numbers import is_decimal
 from emulator.errors import (FCError, access_denied, invalid_access_key, invalid_argument, missing_header,
                              signature_not_match)
 
@@ -165,7 +166,8 @@ def _secret_for(settings: Settings, key_id: str) -> str | None:
 
 def _matches(got: str, *wanted: str) -> None:
     got = got.strip()
-    if not any(hmac.compare_digest(got, w) for w in wanted):
+    # compare_digest raises TypeError on non-ASCII text (a 500): such a signature matches nothing
+    if not got.isascii() or not any(hmac.compare_digest(got, w) for w in wanted):
         raise signature_not_match()
 
 
@@ -277,7 +279,7 @@ def _verify_signed_url(request: Request, settings: Settings, headers: dict[str, 
     q = dict(query)
     key_id = q.get("x-fc-access-key-id", "")
     expires = q.get("x-fc-expires", "")
-    if not (expires.isascii() and expires.isdigit()):  # `²` is a digit to isdigit(), not to int()
+    if not is_decimal(expires):  # ASCII and int64: `²` is a digit to isdigit(), 5000 digits too many for int()
         raise access_denied(f"x-fc-expires '{expires}' is not a Unix time in seconds")
     if int(expires) < time.time():
         raise access_denied(f"the signed URL expired at {expires}")

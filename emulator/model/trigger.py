@@ -6,6 +6,7 @@ sent (the seed document's HTTP `url`, py-test's log `maxRetryime`): FC echoes th
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
@@ -295,7 +296,9 @@ def parse_config(trigger_type: str, raw: Any) -> dict:
     if isinstance(raw, str):  # the 2021-04-06 SDK sends triggerConfig as a JSON string
         try:
             raw = parse_json(raw)  # as strict as a body: it is stored and echoed
-        except ValueError as exc:
+        except json.JSONDecodeError:
+            raise invalid_argument(f"triggerConfig is not valid JSON: '{raw[:200]}'") from None
+        except ValueError as exc:  # valid syntax, but NaN, a lone surrogate, too deep...
             raise invalid_argument(f"triggerConfig is not valid JSON: {exc}") from None
     if raw is None:
         raw = {}
