@@ -271,3 +271,21 @@ def test_provisioned_instances_come_back_after_a_restart(backend, tmp_path):
         assert time.monotonic() - t0 < 0.5
     finally:
         srv.stop()
+
+
+def test_provision_target_beyond_the_local_limit(tmp_path):
+    """A target above --max-instances starts that many and says why the rest are missing (currentError),
+    instead of starting thousands of processes on a laptop."""
+    srv = Server(tmp_path / "fc", "--executor", "process", "--max-instances", "2").start()
+    try:
+        client = fc_client(srv, new_account())
+        deploy(client, tmp_path, {"index.py": COLD_PY})
+        assert client.put_provision_config("svc", "LATEST", "fn", 5).data["target"] == 5
+        _wait_current(client, "fn", 2)
+        time.sleep(0.5)
+        cfg = client.get_provision_config("svc", "LATEST", "fn").data
+        assert cfg["current"] == 2 and cfg["target"] == 5
+        assert "at most 2 provisioned instances" in cfg["currentError"] and "3 of the target 5" in cfg["currentError"]
+        assert len(client.list_instances("svc", "LATEST", "fn").data["instances"]) == 2
+    finally:
+        srv.stop()

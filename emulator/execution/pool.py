@@ -37,6 +37,7 @@ class FunctionPool:
         self.instances: list[Instance] = []
         self.revision: str | None = None
         self.provision_error = ""  # why the last provisioned instance failed to start (currentError)
+        self.provision_shortfall = ""  # why fewer than the target were started (currentError)
 
     def _retire_old(self, spec: InstanceSpec) -> None:
         if self.revision == spec.revision:

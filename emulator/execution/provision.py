@@ -15,9 +15,18 @@ def apply(state, account: str, service: str, qualifier: str, function: str, targ
     pools = state.pools
     resource = resource_name(account, service, qualifier, function)
 
+    # A laptop is not a region: start at most --max-instances of them, and say so in currentError
+    # (FC reports a shortfall the same way) instead of starting thousands of processes.
+    started = min(target, pools.max_instances)
+    shortfall = (f"fc-emulator starts at most {pools.max_instances} provisioned instances per function version "
+                 f"(--max-instances); {target - started} of the target {target} were not started"
+                 if started < target else "")
+
     def run() -> None:  # on the event loop: the pool starts instances as tasks
         pools.provisioned[resource] = spec.key
-        pools.pool(spec.key).provision(spec, target)
+        pool = pools.pool(spec.key)
+        pool.provision_shortfall = shortfall
+        pool.provision(spec, started)
 
     anyio.from_thread.run_sync(run)
 
@@ -28,7 +37,7 @@ def current(state, resource: str) -> tuple[int, str]:
     pool = state.pools.find(key) if key else None
     if pool is None:
         return 0, ""
-    return pool.provisioned_count(), pool.provision_error
+    return pool.provisioned_count(), pool.provision_error or pool.provision_shortfall
 
 
 def resource_name(account: str, service: str, qualifier: str, function: str) -> str:
@@ -50,7 +59,7 @@ def restore(state) -> int:
         if target > 0:
             try:
                 apply(state, row.account_id, service, qualifier, function, target)
-                started += target
+                started += min(target, state.pools.max_instances)
             except Exception as exc:  # noqa: BLE001 - a config whose function is gone must not stop start-up
                 log.warning("provision config %s not restored: %s", row.name, exc)
     return started
