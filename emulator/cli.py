@@ -263,12 +263,27 @@ def serve(settings: Settings) -> None:
 
     from emulator.app import create_app
 
+    _check_port_free(settings.host, settings.port)  # before anything says "serving"
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                 access_log=False, server_header=False, date_header=False,
                 # uvloop when installed (less CPU per call); h11, because httptools lower-cases header
                 # names and FC's SDKs read `Etag` and `X-Fc-Request-Id` case-sensitively (fc-api.md §0).
                 loop="auto", http="h11")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail at once, with one clear line, when the address is taken (as uvicorn would, but later)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(f"fc-emulator: cannot listen on {host}:{port}: {exc.strerror} "
+                             f"(another server uses it? choose --port / FC_EMULATOR_PORT)") from None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -48,3 +48,19 @@ def test_help_lists_every_flag():
         assert flag in out
     for env in ("FC_EMULATOR_HOST", "FC_EMULATOR_PORT", "FC_EMULATOR_DATA_DIR", "FC_EMULATOR_ACCESS_KEYS"):
         assert env in out
+
+
+def test_serve_on_a_busy_port_fails_at_once(tmp_path):
+    """One clear line and exit 1, before anything says "serving" or touches the data dir."""
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", str(port), "--data-dir",
+                            str(tmp_path / "fc"), "--executor", "process"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=60)
+    assert r.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in r.stderr
+    assert "serving" not in r.stderr + r.stdout and "startup complete" not in r.stderr + r.stdout
+    assert not (tmp_path / "fc").exists()
