@@ -165,9 +165,10 @@ def test_async_payload_limit_and_request_errors(afc, aserver, tmp_path):
     acct = {"X-Fc-Account-Id": afc.account_id}
     with pytest.raises(FcError) as e:
         invoke_async(afc, "svc", "fn", b"x" * (128 * 1024 + 1))
+    message = "payload size exceeds maximum allowed size (131072 bytes)"
     assert e.value.status_code == 400 and fc_error(e) == {
-        "ErrorCode": "EntityTooLarge", "ErrorMessage": "payload size exceeds maximum allowed size (131072 bytes)",
-        "RequestId": e.value.request_id}
+        "ErrorCode": "EntityTooLarge", "ErrorMessage": message, "RequestId": e.value.request_id,
+        "Code": "EntityTooLarge", "Message": message}
     assert requests.get(tasks, headers=acct).json() == {}  # nothing was queued
 
     headers = {"x-fc-invocation-type": "Async", "x-fc-log-type": "Tail"}

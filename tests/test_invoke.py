@@ -156,9 +156,10 @@ def test_bad_log_type(efc, tmp_path):
     with pytest.raises(FcError) as e:
         efc.invoke_function("svc", "fn", headers={"x-fc-log-type": "Invalid"})
     assert e.value.status_code == 400
+    message = "LogType is set to an invalid value (allowed: Tail | None, actual: 'Invalid')"
     assert fc_error(e) | {"RequestId": None} == {
-        "ErrorCode": "InvalidArgument", "RequestId": None,
-        "ErrorMessage": "LogType is set to an invalid value (allowed: Tail | None, actual: 'Invalid')"}
+        "ErrorCode": "InvalidArgument", "RequestId": None, "ErrorMessage": message,
+        "Code": "InvalidArgument", "Message": message}
 
 
 def test_payload_over_the_limit(efc, tmp_path, exec_server):

@@ -206,14 +206,14 @@ def test_orphan_processes_removed_at_start_up(tmp_path):
         instance = client.invoke_function("svc", "fn").headers["X-Fc-Instance-Id"]
         srv.kill()
         pid = int((data / "instances" / instance / "pid").read_text())
-        assert _pid_alive(pid)  # its own session: it outlives the emulator
+        deadline = time.monotonic() + 5  # its own session, but it dies with the emulator (PR_SET_PDEATHSIG)
+        while _pid_alive(pid):
+            assert time.monotonic() < deadline, "the instance process outlived the emulator"
+            time.sleep(0.05)
+        assert (data / "instances" / instance).exists()  # what the killed emulator left ...
         again = Server(data, *args).start()
         try:
-            deadline = time.monotonic() + 5
-            while _pid_alive(pid):
-                assert time.monotonic() < deadline, "the orphan instance process is still running"
-                time.sleep(0.05)
-            assert not (data / "instances" / instance).exists()
+            assert not (data / "instances" / instance).exists()  # ... is removed at the next start
             assert fc_client(again, account).invoke_function("svc", "fn").data == b"hi"
         finally:
             again.stop()
