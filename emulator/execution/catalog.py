@@ -18,7 +18,7 @@ IMAGE_PREFIX = "fc-emulator/"
 PYTHON, NODEJS, GO1, CUSTOM, CONTAINER, JAVA, PHP, DOTNET = (
     "python", "nodejs", "go1", "custom", "container", "java", "php", "dotnet")
 BUILTIN_AGENTS = (PYTHON, NODEJS, GO1, JAVA, PHP, DOTNET)  # our agent answers (x-fc-http-params for HTTP)
-RUNNABLE = (PYTHON, NODEJS, GO1, CUSTOM, CONTAINER)  # families with an agent today
+RUNNABLE = (PYTHON, NODEJS, GO1, CUSTOM, CONTAINER, JAVA)  # families with an agent today
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ from emulator.execution.spec import InstanceSpec
 log = logging.getLogger("fc_emulator")
 
 EXACT, NEAREST, MISSING = "exact", "nearest", "missing"
+JAVA = "java"  # the probe kind for Java (Python: False, Node.js: True)
+_HOSTED = (catalog.PYTHON, catalog.NODEJS, catalog.GO1, catalog.JAVA)
 SETTING = "--interpreter RUNTIME=PATH (FC_EMULATOR_INTERPRETERS)"
 _PROBE_TIMEOUT_S = 20
 _PY_PROBE = "import sys; sys.stdout.write('%d.%d.%d ' % tuple(sys.version_info[:3]) + (sys.executable or ''))"
@@ -52,12 +54,16 @@ class Interpreter:
 
     @property
     def language(self) -> str:
-        return "Node.js" if catalog.family(self.runtime) == catalog.NODEJS else "Python"
+        fam = catalog.family(self.runtime)
+        return "Node.js" if fam == catalog.NODEJS else "Java" if fam == catalog.JAVA else "Python"
 
     def notice(self) -> str:
         """The line a nearest interpreter puts in the function's log (not one the user configured)."""
         if self.status != NEAREST or self.source == "configured":
             return ""
+        if self.language == "Java":
+            return (f"fc-emulator: {self.runtime} runs on Java {self.version} here "
+                    f"(no Java {self.wanted} found; --interpreter {self.runtime}=PATH sets one)")
         if self.language == "Node.js":
             hint = f"`fc-emulator interpreters fetch {self.runtime}` or --interpreter {self.runtime}=PATH sets one"
             return (f"fc-emulator: {self.runtime} runs on Node.js {self.version} here "
@@ -72,6 +78,10 @@ class Interpreter:
             return (f"the interpreter configured for the runtime '{rt}' (--interpreter {rt}=PATH, "
                     f"FC_EMULATOR_INTERPRETERS) cannot be run on this host: point it at a {self.language} {want} "
                     f"binary (the server log names the path tried)")
+        if self.language == "Java":
+            return (f"the runtime '{rt}' needs Java {want}, and the process backend found no `java` on this host: "
+                    f"install a JRE (e.g. openjdk-{want if want != '8' else '11'}-jre-headless) so that `java` is on "
+                    f"PATH, or set one with --interpreter {rt}=PATH (FC_EMULATOR_INTERPRETERS)")
         if self.language == "Node.js":
             return (f"the runtime '{rt}' needs Node.js {want}, and the process backend found no Node.js on this "
                     f"host: run `fc-emulator interpreters fetch {rt}` (the official binary, from the npm registry), "
@@ -85,7 +95,7 @@ class Interpreter:
 
 def hosted_runtimes() -> list[str]:
     """Runtimes whose agent the process backend runs on a host interpreter."""
-    return [name for name, rt in catalog.RUNTIMES.items() if rt.family in (catalog.PYTHON, catalog.NODEJS, catalog.GO1)]
+    return [name for name, rt in catalog.RUNTIMES.items() if rt.family in _HOSTED]
 
 
 def check_config(configured: dict[str, str]) -> dict[str, str]:
@@ -110,7 +120,7 @@ class Interpreters:
 
     def resolve(self, spec: InstanceSpec) -> Interpreter:
         """The interpreter for `spec`'s agent; StartFailed (412) naming what to install when there is none."""
-        if spec.kind not in (catalog.PYTHON, catalog.NODEJS, catalog.GO1):
+        if spec.kind not in _HOSTED:
             raise StartFailed(f"the process backend cannot run the runtime '{spec.runtime}'")
         found = self.lookup(spec.runtime)
         if found.status == MISSING:
@@ -129,13 +139,17 @@ class Interpreters:
 
     def _lookup(self, runtime: str) -> Interpreter:
         rt = catalog.get(runtime)
-        node = rt.family == catalog.NODEJS
+        node = rt.family == catalog.NODEJS or (JAVA if rt.family == catalog.JAVA else False)
         wanted = rt.version if rt.family != catalog.GO1 else ""  # go1: any Python 3 runs its bridge
         if runtime in self.configured:
             return self._configured(runtime, wanted, self.configured[runtime], node)
         if rt.family == catalog.GO1:
             v = sys.version_info
             return Interpreter(runtime, "", EXACT, sys.executable, f"{v[0]}.{v[1]}.{v[2]}", "emulator")
+        if node == JAVA:  # `java` on PATH, whatever its major (a nearest one is said in the log)
+            on_path = shutil.which("java")
+            found = on_path and self._accept(runtime, wanted, on_path, "PATH", node=JAVA, exact_only=False)
+            return found or Interpreter(runtime, wanted, MISSING)
         return self._node(runtime, wanted) if node else self._python(runtime, wanted)
 
     def _configured(self, runtime: str, wanted: str, setting: str, node: bool) -> Interpreter:
@@ -231,7 +245,9 @@ class Interpreters:
         return self._probes[key]
 
 
-def _run_probe(path: str, node: bool) -> tuple[str, str] | None:
+def _run_probe(path: str, node) -> tuple[str, str] | None:
+    if node == JAVA:
+        return _run_java_probe(path)
     argv = [path, "-e", _NODE_PROBE] if node else [path, "-c", _PY_PROBE]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S,
@@ -242,6 +258,19 @@ def _run_probe(path: str, node: bool) -> tuple[str, str] | None:
     if out.returncode != 0 or not re.match(r"^\d+\.\d+\.\d+", version):
         return None
     return version, real.strip()
+
+
+def _run_java_probe(path: str) -> tuple[str, str] | None:
+    """`java -version`'s `version "17.0.15"` / `"1.8.0_292"` as 17.0.15 / 8.0.292."""
+    try:
+        out = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S,
+                             stdin=subprocess.DEVNULL, cwd="/")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r'version "(?:1\.)?(\d+)(?:\.(\d+))?(?:\.(\d+))?', out.stderr + out.stdout)
+    if out.returncode != 0 or not m:
+        return None
+    return f"{m[1]}.{m[2] or 0}.{m[3] or 0}", os.path.realpath(path)
 
 
 def _same(version: str, wanted: str) -> bool:

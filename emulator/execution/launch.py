@@ -3,7 +3,7 @@ passes the interpreter inside the runtime's image and /var/fc/runtime, the proce
 interpreter it found on the host (interpreters.py) and its own copy of runtimes/."""
 from __future__ import annotations
 
-from emulator.execution import catalog
+from emulator.execution import catalog, java_agent
 from emulator.execution.spec import InstanceSpec
 
 
@@ -19,6 +19,11 @@ def agent_command(spec: InstanceSpec, interpreter: str, runtimes_dir: str) -> li
         return argv
     if kind == catalog.GO1:  # the runtime-API bridge, which starts the user's binary (runtimes.md §11)
         return [interpreter, "-W", "ignore", f"{runtimes_dir}/go1/bridge.py"]
+    if kind == catalog.JAVA:  # the agent compiled by java_agent.py; JVM flags as FC's agent.sh (runtimes.md §12.1)
+        return [interpreter, *java_agent.heap_flags(spec.memory_mb), "-XX:+UseSerialGC", "-Xshare:auto",
+                "-Djava.security.egd=file:/dev/./urandom", "-Dfile.encoding=UTF-8",
+                "-Dsun.jnu.encoding=UTF-8", "-Dsun.net.httpserver.idleInterval=3600",
+                "-cp", f"{runtimes_dir}/{java_agent.CLASSES}", java_agent.MAIN]
     raise ValueError(f"no agent for runtime {spec.runtime}")
 
 

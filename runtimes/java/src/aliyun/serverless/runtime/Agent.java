@@ -1,0 +1,244 @@
+package aliyun.serverless.runtime;
+
+import com.aliyun.fc.runtime.FunctionInitializer;
+import com.aliyun.fc.runtime.PojoRequestHandler;
+import com.aliyun.fc.runtime.StreamRequestHandler;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.charset.Charset;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+
+/**
+ * fc-emulator's Java agent: the push protocol of docs/runtime-protocol.md on the JDK's HttpServer,
+ * running `pkg.Class::method` handlers (runtimes.md §12). One handler object per class per instance.
+ */
+public final class Agent {
+    static final Charset UTF8 = Charset.forName("UTF-8");
+    static final String AGENT_PACKAGE = "aliyun.serverless.runtime.";
+    static final PrintStream OUT = System.out;
+
+    private final ClassLoader loader;
+    private final Map<String, Object> objects = new ConcurrentHashMap<String, Object>();
+
+    Agent(ClassLoader loader) {
+        this.loader = loader;
+    }
+
+    public static void main(String[] args) throws Exception {
+        String code = env("FC_FUNC_CODE_PATH", "/code");
+        String opt = env("FC_EMULATOR_OPT_DIR", "/opt");
+        Agent agent = new Agent(FunctionLoader.create(code, opt));
+        String host = env("FC_SERVER_HOST", "0.0.0.0");
+        int port = Integer.parseInt(env("FC_SERVER_PORT", "9000"));
+        HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 128);
+        server.setExecutor(Executors.newCachedThreadPool());
+        server.createContext("/", agent::serve);
+        server.start();
+        say("FunctionCompute " + env("FC_RUNTIME", "java8") + " runtime inited.");
+    }
+
+    static String env(String name, String dflt) {
+        String v = System.getenv(name);
+        return v == null || v.isEmpty() ? dflt : v;
+    }
+
+    static void say(String line) {
+        synchronized (OUT) {
+            System.err.flush();
+            OUT.println(line);
+            OUT.flush();
+        }
+    }
+
+    private void serve(HttpExchange ex) {
+        try {
+            Map<String, String> h = new HashMap<String, String>();
+            for (Map.Entry<String, List<String>> e : ex.getRequestHeaders().entrySet()) {
+                h.put(e.getKey().toLowerCase(Locale.ROOT), e.getValue().isEmpty() ? "" : e.getValue().get(0));
+            }
+            byte[] body = readAll(ex.getRequestBody());
+            String path = ex.getRequestURI().getPath();
+            String control = h.get("x-fc-control-path");
+            boolean init = "/initialize".equals(path) || "/initialize".equals(control);
+            boolean invoke = "/invoke".equals(path) || "/invoke".equals(control);
+            if (!init && !invoke) {
+                answer(ex, 400, Json.object("errorMessage", "unknown path '" + path + "'").getBytes(UTF8), null);
+                return;
+            }
+            dispatch(ex, h, body, init);
+        } catch (Throwable t) {
+            t.printStackTrace();
+        } finally {
+            ex.close();
+        }
+    }
+
+    private void dispatch(HttpExchange ex, Map<String, String> h, byte[] body, boolean init) throws Exception {
+        String word = init ? "Initialize" : "Invoke";
+        FcContext context = new FcContext(h);
+        String id = context.getRequestId();
+        String handler = h.get(init ? "x-fc-function-initializer" : "x-fc-function-handler");
+        if (handler == null && !init) {
+            handler = env("FC_FUNCTION_HANDLER", "");
+        }
+        say("FC " + word + " Start RequestId: " + id);
+        byte[] result;
+        try {
+            result = call(handler == null ? "" : handler, init, body, context);
+        } catch (Throwable t) {
+            Throwable cause = t instanceof java.lang.reflect.InvocationTargetException ? t.getCause() : t;
+            if (cause instanceof ThreadDeath) {
+                throw (ThreadDeath) cause;
+            }
+            String error = Json.error(cause);
+            context.getLogger().error(error);  // FC logs the error, then the End marker
+            say("FC " + word + " End RequestId: " + id + ", Error: Unhandled function error");
+            answer(ex, 404, error.getBytes(UTF8), "application/json");
+            return;
+        }
+        say("FC " + word + " End RequestId: " + id);
+        answer(ex, 200, result, null);
+    }
+
+    /** Runs `Class::method` on the instance's object of that class: the event's result bytes. */
+    private byte[] call(String handler, boolean init, byte[] body, FcContext context) throws Throwable {
+        int sep = handler.indexOf("::");
+        if (sep <= 0 || sep + 2 >= handler.length()) {
+            throw new IllegalArgumentException("invalid handler '" + handler + "': expected [package.]Class::method");
+        }
+        String className = handler.substring(0, sep);
+        String method = handler.substring(sep + 2);
+        Object target = object(className);
+        if (init) {
+            if (!(target instanceof FunctionInitializer) || !"initialize".equals(method)) {
+                throw new NoSuchMethodException(className + "::" + method
+                        + " (an initializer implements com.aliyun.fc.runtime.FunctionInitializer)");
+            }
+            ((FunctionInitializer) target).initialize(context);
+            return new byte[0];
+        }
+        if (!"handleRequest".equals(method)) {
+            throw new NoSuchMethodException(className + "::" + method + " (a handler implements "
+                    + "com.aliyun.fc.runtime.StreamRequestHandler or PojoRequestHandler: method handleRequest)");
+        }
+        if (target instanceof StreamRequestHandler) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ((StreamRequestHandler) target).handleRequest(new ByteArrayInputStream(body), out, context);
+            return out.toByteArray();
+        }
+        if (target instanceof PojoRequestHandler) {
+            return Pojo.call((PojoRequestHandler<?, ?>) target, body, context);
+        }
+        throw new NoSuchMethodException(className + " implements neither com.aliyun.fc.runtime.StreamRequestHandler "
+                + "nor PojoRequestHandler");
+    }
+
+    private Object object(String className) throws Exception {
+        Object found = objects.get(className);
+        if (found != null) {
+            return found;
+        }
+        synchronized (objects) {  // one object per class per instance, also under concurrent first calls
+            found = objects.get(className);
+            if (found == null) {
+                Class<?> cls = Class.forName(className, true, loader);
+                Thread.currentThread().setContextClassLoader(loader);
+                found = cls.getDeclaredConstructor().newInstance();
+                objects.put(className, found);
+            }
+            return found;
+        }
+    }
+
+    private static void answer(HttpExchange ex, int status, byte[] body, String type) throws java.io.IOException {
+        ex.getResponseHeaders().set("Content-Type", type == null ? "application/octet-stream" : type);
+        ex.getResponseHeaders().set("x-fc-max-memory-usage", maxMemoryMb());
+        ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
+        if (body.length > 0) {
+            OutputStream os = ex.getResponseBody();
+            os.write(body);
+            os.flush();
+        }
+    }
+
+    static byte[] readAll(InputStream in) throws java.io.IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] buf = new byte[65536];
+        for (int n; (n = in.read(buf)) > 0; ) {
+            out.write(buf, 0, n);
+        }
+        return out.toByteArray();
+    }
+
+    /** The process's peak resident size (VmHWM) in MB, two decimals. */
+    static String maxMemoryMb() {
+        try {
+            for (String line : Files.readAllLines(Paths.get("/proc/self/status"), UTF8)) {
+                if (line.startsWith("VmHWM:")) {
+                    long kb = Long.parseLong(line.replaceAll("[^0-9]", ""));
+                    return String.format(Locale.ROOT, "%.2f", kb / 1024.0);
+                }
+            }
+        } catch (Exception ignored) {
+            // not Linux: no figure
+        }
+        return "0.00";
+    }
+
+    /** The function's class path (runtimes.md §12.2): the code dir, its jars, lib/*.jar, the layers' java/lib. */
+    static final class FunctionLoader extends URLClassLoader {
+        private final ClassLoader agent = Agent.class.getClassLoader();
+
+        private FunctionLoader(URL[] urls, ClassLoader parent) {
+            super(urls, parent);
+        }
+
+        static FunctionLoader create(String code, String opt) throws Exception {
+            List<URL> urls = new ArrayList<URL>();
+            urls.add(new File(code).toURI().toURL());
+            for (String dir : new String[]{code, code + "/lib", opt + "/java/lib"}) {
+                File[] jars = new File(dir).listFiles((d, name) -> name.endsWith(".jar"));
+                if (jars != null) {
+                    Arrays.sort(jars);
+                    for (File jar : jars) {
+                        urls.add(jar.toURI().toURL());
+                    }
+                }
+            }
+            // parent = the JDK's own classes only; fc-java-core's interfaces come from the agent (below)
+            return new FunctionLoader(urls.toArray(new URL[0]), ClassLoader.getSystemClassLoader().getParent());
+        }
+
+        @Override
+        protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+            // one com.aliyun.fc.runtime for agent and function, even when the user's jar bundles its own copy
+            if (name.startsWith("com.aliyun.fc.runtime.") && !name.startsWith("com.aliyun.fc.runtime.event")) {
+                try {
+                    return agent.loadClass(name);
+                } catch (ClassNotFoundException e) {
+                    // a class of a newer fc-java-core than ours: the user's copy
+                }
+            }
+            return super.loadClass(name, resolve);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+package com.aliyun.fc.runtime;
+
+public interface Credentials {
+    String getAccessKeyId();
+
+    String getAccessKeySecret();
+
+    String getSecurityToken();
+}

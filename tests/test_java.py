@@ -1,0 +1,175 @@
+"""java8 / java11 (runtimes.md §12): FC's own demo fat jar (`../shared/fixtures/java`, with fc-java-core
+1.2.0 inside) and stream handlers this test compiles against that jar's interfaces, on both backends."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.helpers import AK_ID, AK_SECRET, ROOT, Server, deploy, fc_client
+
+FIXTURE_JAR = Path(os.environ.get("FC_EMULATOR_FIXTURES", ROOT.parent / "shared" / "fixtures")) / "java" / "java8-1.0.0.jar"
+V1 = "/2016-08-15"
+
+# One stream handler for every scenario: the event picks what it does.
+ECHO = r'''package t;
+import com.aliyun.fc.runtime.*;
+import java.io.*;
+public class Echo implements StreamRequestHandler {
+    public void handleRequest(InputStream in, OutputStream out, Context ctx) throws IOException {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        for (int c; (c = in.read()) >= 0; ) buf.write(c);
+        String s = new String(buf.toByteArray(), "UTF-8");
+        FunctionComputeLogger log = ctx.getLogger();
+        if (s.equals("log")) {
+            log.trace("at trace"); log.debug("at debug"); log.info("at info"); log.warn("at warn"); log.error("at error");
+            System.out.println("raw stdout"); System.err.println("raw stderr");
+        } else if (s.equals("fail")) {
+            throw new IOException("oops", new IllegalStateException("the root"));
+        } else if (s.equals("sleep")) {
+            try { Thread.sleep(5000); } catch (InterruptedException e) { }
+        } else if (s.equals("ctx")) {
+            FunctionParam p = ctx.getFunctionParam();
+            s = ctx.getRequestId() + "|" + p.getFunctionName() + "|" + p.getFunctionHandler() + "|"
+                + p.getMemoryLimitInMB() + "|" + p.getExecTimeLimitInMillis() + "|"
+                + ctx.getExecutionCredentials().getAccessKeyId() + "|" + (Runtime.getRuntime().maxMemory() >> 20)
+                + "|" + System.getenv("FC_FUNCTION_NAME") + "|" + System.getenv("ALIBABA_CLOUD_ACCESS_KEY_ID");
+        }
+        out.write(s.toUpperCase().getBytes("UTF-8"));
+    }
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def echo_classes(tmp_path_factory) -> Path:
+    """t/Echo.class, compiled like a user would: against the fixture jar's fc-java-core 1.2.0."""
+    javac = shutil.which("javac")
+    assert javac, "javac is needed (scripts/test installs openjdk-17-jdk-headless)"
+    d = tmp_path_factory.mktemp("java-src")
+    (d / "t").mkdir()
+    (d / "t" / "Echo.java").write_text(ECHO)
+    out = d / "classes"
+    subprocess.run([javac, "--release", "8", "-cp", str(FIXTURE_JAR), "-d", str(out), str(d / "t" / "Echo.java")],
+                   check=True, capture_output=True, timeout=300)
+    return out
+
+
+@pytest.fixture(scope="module")
+def jserver(backend, tmp_path_factory):
+    args = ["--executor", backend, "--instance-idle-timeout", "60", "--access-key", f"{AK_ID}:{AK_SECRET}"]
+    if backend == "docker":
+        import docker
+        client = docker.from_env()
+        try:
+            for rt in ("java8", "java11"):
+                client.images.get(f"fc-emulator/{rt}:latest")
+        except docker.errors.ImageNotFound as exc:
+            message = f"{exc} (fc-emulator images build --offline java8 java11)"
+            if os.environ.get("FC_EMULATOR_TEST_DOCKER") == "1":
+                pytest.fail(message)
+            pytest.skip(message)
+        finally:
+            client.close()
+    srv = Server(tmp_path_factory.mktemp(f"java-{backend}") / "fc", *args).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def jfc(jserver, account):
+    return fc_client(jserver, account)
+
+
+def invoke(server, account, payload: bytes, fn: str = "fn") -> requests.Response:
+    return requests.post(f"{server.url}{V1}/services/svc/functions/{fn}/invocations", data=payload,
+                         headers={"X-Fc-Account-Id": account, "X-Fc-Log-Type": "Tail"}, timeout=60)
+
+
+def log_tail(r: requests.Response) -> str:
+    return base64.b64decode(r.headers["X-Fc-Log-Result"]).decode()
+
+
+def deploy_echo(client, tmp_path, classes: Path, runtime: str = "java11", **kwargs) -> None:
+    files = {str(p.relative_to(classes)): p.read_bytes() for p in classes.rglob("*.class")}
+    deploy(client, tmp_path, files, runtime=runtime, handler="t.Echo::handleRequest", **kwargs)
+
+
+@pytest.mark.parametrize("runtime", ["java8", "java11"])
+def test_fc_demo_fat_jar_keeps_one_handler_object(jfc, jserver, account, tmp_path, runtime):
+    """The jar at the code root; initialize adds 1 and each call 2 to the same object's counter."""
+    deploy(jfc, tmp_path, {"java8-1.0.0.jar": FIXTURE_JAR.read_bytes()}, runtime=runtime,
+           handler="examples.Hello::handleRequest", initializer="examples.Hello::initialize")
+    first = invoke(jserver, account, b"x")
+    assert first.status_code == 200 and first.content == b"3", first.text
+    second = invoke(jserver, account, b"x")
+    assert second.content == b"5" and second.headers["X-Fc-Instance-Id"] == first.headers["X-Fc-Instance-Id"]
+    tail = log_tail(first)
+    assert f"FC Initialize Start RequestId: " in tail and f"FC Invoke End RequestId: {first.headers['X-Fc-Request-Id']}" in tail
+
+
+def test_stream_handler_from_classes_and_its_context(jfc, jserver, account, tmp_path, echo_classes):
+    deploy_echo(jfc, tmp_path, echo_classes, memorySize=256, timeout=7)
+    r = invoke(jserver, account, "héllo".encode())
+    assert r.status_code == 200 and r.content.decode() == "HÉLLO", r.text
+    r = invoke(jserver, account, b"ctx")
+    rid, name, handler, mem, limit, ak, heap, env_name, env_ak = r.content.decode().split("|")
+    assert (rid, name, handler, mem, limit, ak, env_name) == (
+        r.headers["X-Fc-Request-Id"].upper(), "FN", "T.ECHO::HANDLEREQUEST", "256", "7000", env_ak, "FN")
+    assert 180 <= int(heap) <= 230, heap  # -Xmx = 90 % of memorySize (§12.1)
+
+
+def test_lib_jars_are_on_the_class_path(jfc, jserver, account, tmp_path, echo_classes):
+    jar = tmp_path / "echo.jar"
+    subprocess.run(["jar", "cf", str(jar), "-C", str(echo_classes), "."], check=True, timeout=120) \
+        if shutil.which("jar") else pytest.fail("jar (the JDK's) is needed")
+    deploy(jfc, tmp_path, {"lib/echo.jar": jar.read_bytes()}, runtime="java8", handler="t.Echo::handleRequest")
+    r = invoke(jserver, account, b"abc")
+    assert r.status_code == 200 and r.content == b"ABC", r.text
+
+
+def test_exception_is_an_unhandled_error_with_fcs_error_json(jfc, jserver, account, tmp_path, echo_classes):
+    deploy_echo(jfc, tmp_path, echo_classes)
+    r = invoke(jserver, account, b"fail")
+    assert r.status_code == 200 and r.headers["X-Fc-Error-Type"] == "UnhandledInvocationError"
+    assert '"errorMessage" : "oops"' in r.text  # Jackson's pretty-printer layout (§12.8)
+    err = r.json()
+    assert (err["errorMessage"], err["errorType"], err["errorCause"]) == ("oops", "java.io.IOException", "the root")
+    assert err["stackTrace"] and all(f.startswith("t.Echo.handleRequest(Echo.java:") for f in err["stackTrace"]), err
+    assert "Error: Unhandled function error" in log_tail(r)
+    missing = deploy(jfc, tmp_path, {"x.txt": b"x"}, name="nocls", runtime="java11", handler="t.Nope::handleRequest")
+    r = invoke(jserver, account, b"", fn=missing)
+    assert r.headers["X-Fc-Error-Type"] == "UnhandledInvocationError"
+    assert r.json()["errorType"] == "java.lang.ClassNotFoundException" and r.json()["errorMessage"] == "t.Nope"
+
+
+def test_logger_lines_and_raw_output(jfc, jserver, account, tmp_path, echo_classes):
+    deploy_echo(jfc, tmp_path, echo_classes)
+    r = invoke(jserver, account, b"log")
+    rid = r.headers["X-Fc-Request-Id"]
+    lines = log_tail(r).splitlines()
+    for level in ("INFO", "WARN", "ERROR"):
+        line = next(l for l in lines if l.endswith(f"at {level.lower()}"))
+        stamp, who, tag, *_ = line.split(" ")
+        assert stamp.endswith("Z") and "T" in stamp and who == rid and tag == f"[{level}]", line
+    assert not any("at trace" in l or "at debug" in l for l in lines)  # default level INFO (§12.6)
+    assert "raw stdout" in lines and "raw stderr" in lines
+
+
+def test_timeout_kills_the_instance(jfc, jserver, account, tmp_path, echo_classes):
+    deploy_echo(jfc, tmp_path, echo_classes, timeout=1)
+    first = invoke(jserver, account, b"a")
+    t0 = time.monotonic()
+    r = invoke(jserver, account, b"sleep")
+    assert time.monotonic() - t0 < 4.5
+    assert r.headers["X-Fc-Error-Type"] == "UnhandledInvocationError"
+    assert r.json()["errorMessage"].startswith("Function timed out after 1 seconds"), r.text
+    again = invoke(jserver, account, b"b")
+    assert again.content == b"B" and again.headers["X-Fc-Instance-Id"] != first.headers["X-Fc-Instance-Id"]
