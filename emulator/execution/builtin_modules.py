@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from emulator.execution import catalog
+from emulator.execution import caches, catalog
 from emulator.store.folders import build_once
 
 _INSTALL_TIMEOUT_S = 1800
@@ -158,11 +158,7 @@ def module_set(runtime: str) -> ModuleSet | None:
 
 
 def modules_dir() -> Path:
-    explicit = os.environ.get("FC_EMULATOR_MODULES_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "fc-emulator" / "modules"
+    return caches.cache_dir("modules", "FC_EMULATOR_MODULES_DIR")
 
 
 def folder(mset: ModuleSet, python_minor: str = "") -> Path:

