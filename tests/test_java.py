@@ -47,6 +47,37 @@ public class Echo implements StreamRequestHandler {
 }
 '''
 
+# A POJO handler (§12.4): setters and public fields, nested beans, lists, maps, nulls, unknown properties.
+GREET = r'''package t;
+import com.aliyun.fc.runtime.*;
+import java.util.*;
+public class Greet implements PojoRequestHandler<Greet.Req, Greet.Resp> {
+    public static class Addr { public String city; public int zip; }
+    public static class Req {
+        private String firstName;
+        public String lastName; public Addr addr; public List<Addr> past; public List<Integer> nums;
+        public Map<String, Object> extra; public String missing;
+        public void setFirstName(String v) { firstName = v; }
+        public String getFirstName() { return firstName; }
+    }
+    public static class Resp {
+        public String message; public Addr addr; public List<String> cities; public Object nothing;
+        public int total; public Map<String, Object> extra; public boolean missingWasNull;
+    }
+    public Resp handleRequest(Req r, Context ctx) {
+        Resp o = new Resp();
+        o.message = "Hello " + r.getFirstName() + " " + r.lastName;
+        o.addr = r.addr;
+        o.cities = new ArrayList<String>();
+        for (Addr a : r.past) o.cities.add(a.city);
+        for (int n : r.nums) o.total += n;
+        o.extra = r.extra;
+        o.missingWasNull = r.missing == null;
+        return o;
+    }
+}
+'''
+
 
 @pytest.fixture(scope="module")
 def echo_classes(tmp_path_factory) -> Path:
@@ -56,9 +87,10 @@ def echo_classes(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("java-src")
     (d / "t").mkdir()
     (d / "t" / "Echo.java").write_text(ECHO)
+    (d / "t" / "Greet.java").write_text(GREET)
     out = d / "classes"
-    subprocess.run([javac, "--release", "8", "-cp", str(FIXTURE_JAR), "-d", str(out), str(d / "t" / "Echo.java")],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run([javac, "--release", "8", "-cp", str(FIXTURE_JAR), "-d", str(out), str(d / "t" / "Echo.java"),
+                    str(d / "t" / "Greet.java")], check=True, capture_output=True, timeout=300)
     return out
 
 
@@ -173,3 +205,20 @@ def test_timeout_kills_the_instance(jfc, jserver, account, tmp_path, echo_classe
     assert r.json()["errorMessage"].startswith("Function timed out after 1 seconds"), r.text
     again = invoke(jserver, account, b"b")
     assert again.content == b"B" and again.headers["X-Fc-Instance-Id"] != first.headers["X-Fc-Instance-Id"]
+
+
+def test_pojo_handler_binds_json_both_ways(jfc, jserver, account, tmp_path, echo_classes):
+    files = {str(p.relative_to(echo_classes)): p.read_bytes() for p in echo_classes.rglob("*.class")}
+    deploy(jfc, tmp_path, files, runtime="java8", handler="t.Greet::handleRequest")
+    event = {"firstName": "FC", "lastName": "aliyun", "addr": {"city": "Hangzhou", "zip": 310000},
+             "past": [{"city": "A"}, {"city": "B", "zip": 1}], "nums": [1, 2, 3],
+             "extra": {"k": [1, "x", None, 2.5], "b": True, "o": {}}, "missing": None, "unknown": 5}
+    r = invoke(jserver, account, json.dumps(event).encode())
+    assert r.status_code == 200 and "X-Fc-Error-Type" not in r.headers, r.text
+    assert r.json() == {"message": "Hello FC aliyun", "addr": {"city": "Hangzhou", "zip": 310000},
+                        "cities": ["A", "B"], "nothing": None, "total": 6, "missingWasNull": True,
+                        "extra": {"k": [1, "x", None, 2.5], "b": True, "o": {}}}
+    bad = invoke(jserver, account, b'{"firstName": ')
+    assert bad.headers["X-Fc-Error-Type"] == "UnhandledInvocationError"
+    assert bad.json()["errorType"] == "java.lang.IllegalArgumentException", bad.text
+    assert "invalid JSON event" in bad.json()["errorMessage"]
