@@ -46,6 +46,7 @@ PAYLOAD = b'{"name": "v"}'
 BENCH_LABEL = "fc-emulator-bench"
 MEMORY_MB = 128
 GO1_FIXTURE = ROOT.parent / "shared" / "fixtures" / "go1" / "event-main"
+JAVA_FIXTURE = ROOT.parent / "shared" / "fixtures" / "java" / "java8-1.0.0.jar"
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ def workload(runtime: str) -> Workload:
                                               "  callback(null, 'ok');\n};\n"}, "index.handler")
     if runtime == "go1":  # a real go1 binary built with FC's Go SDK (shared/fixtures/go1)
         return Workload(runtime, {"event-main": GO1_FIXTURE.read_bytes()}, "event-main", "")
+    if runtime.startswith("java"):  # FC's demo fat jar (shared/fixtures/java): a StreamRequestHandler
+        return Workload(runtime, {"java8-1.0.0.jar": JAVA_FIXTURE.read_bytes()}, "examples.Hello::handleRequest")
     raise SystemExit(f"no bench workload for runtime {runtime}")
 
 
@@ -195,8 +198,9 @@ class Agent:
         from emulator.execution.launch import agent_command
 
         spec = spec_for(self.w, self.code)
+        runtimes = agent_runtimes(self.code.parent)
         if self.backend == "process":
-            argv = agent_command(spec, interpreters.resolve(spec), str(ROOT / "runtimes"))
+            argv = agent_command(spec, interpreters.resolve(spec), str(runtimes))
         else:
             argv = agent_command(spec, catalog.get(self.w.runtime).interpreter, "/var/fc/runtime")
         t = time.perf_counter()
@@ -213,7 +217,7 @@ class Agent:
                 name=f"fc-bench-{uuid.uuid4().hex[:10]}", labels={BENCH_LABEL: "1"},
                 environment=agent_env(self.w, "/code", 9000, "0.0.0.0"), working_dir="/code",
                 volumes={str(self.code): {"bind": "/code", "mode": "ro"},
-                         str(ROOT / "runtimes"): {"bind": "/var/fc/runtime", "mode": "ro"}},
+                         str(runtimes): {"bind": "/var/fc/runtime", "mode": "ro"}},
                 tmpfs={"/tmp": "rw,size=512m,mode=1777"}, mem_limit=f"{MEMORY_MB}m",
                 memswap_limit=f"{MEMORY_MB}m", ports={"9000/tcp": ("127.0.0.1", self.port)})
         first_answer(self.port, self.w.handler)
@@ -232,6 +236,16 @@ class Agent:
                 self.container.remove(force=True)
             except Exception:  # noqa: BLE001 - already gone
                 pass
+
+
+def agent_runtimes(work: Path) -> Path:
+    """runtimes/ as instances get it: a copy with the Java agent's compiled classes (java_agent.py)."""
+    from emulator.execution import java_agent
+    copy = work / "runtimes"
+    if not copy.exists():
+        shutil.copytree(ROOT / "runtimes", copy, ignore=shutil.ignore_patterns("__pycache__"))
+        java_agent.install(ROOT / "runtimes", copy)
+    return copy
 
 
 _docker = None
@@ -564,7 +578,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer samples and shorter levels (about 1 minute)")
     ap.add_argument("--server-args", default="", help="extra `serve` arguments, e.g. '--log-level warning'")
     ap.add_argument("--hold", type=float, default=0, help="seconds of extra warm load for a profiler to attach")
-    ap.add_argument("--runtimes", default="python3.9,nodejs20,go1",
+    ap.add_argument("--runtimes", default="python3.9,nodejs20,go1,java11",
                     help="runtimes measured per family (cold start, warm p50), comma-separated")
     args = ap.parse_args()
     runtimes = [r for r in args.runtimes.split(",") if r]
