@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
+from emulator.execution import caches
 from emulator.store.folders import build_once
 
 log = logging.getLogger("fc_emulator")
@@ -24,8 +24,7 @@ def _sources(src_root: Path) -> list[Path]:
 
 
 def _cache_root() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "fc-emulator" / "java-agent"
+    return caches.cache_dir("java-agent")
 
 
 def compiled(src_root: Path) -> Path | None:
