@@ -222,3 +222,14 @@ def test_pojo_handler_binds_json_both_ways(jfc, jserver, account, tmp_path, echo
     assert bad.headers["X-Fc-Error-Type"] == "UnhandledInvocationError"
     assert bad.json()["errorType"] == "java.lang.IllegalArgumentException", bad.text
     assert "invalid JSON event" in bad.json()["errorMessage"]
+
+
+def test_http_trigger_is_refused_clearly(jfc, jserver, account, tmp_path):
+    """No HttpRequestHandler yet: an HTTP trigger call says so (400 NotSupported), and starts nothing."""
+    deploy(jfc, tmp_path, {"java8-1.0.0.jar": FIXTURE_JAR.read_bytes()}, runtime="java8",
+           handler="examples.Hello::handleRequest")
+    jfc.create_trigger("svc", "fn", "web", "http", {"authType": "anonymous", "methods": ["GET"]}, "", "")
+    r = requests.get(f"{jserver.url}/2016-08-15/proxy/svc/fn/path", headers={"X-Fc-Account-Id": account}, timeout=60)
+    assert r.status_code == 400, r.text
+    assert r.json()["ErrorCode"] == "NotSupported" and "HttpRequestHandler" in r.json()["ErrorMessage"]
+    assert jfc.list_instances("svc", "LATEST", "fn").data["instances"] == []
