@@ -224,12 +224,99 @@ def test_pojo_handler_binds_json_both_ways(jfc, jserver, account, tmp_path, echo
     assert "invalid JSON event" in bad.json()["errorMessage"]
 
 
-def test_http_trigger_is_refused_clearly(jfc, jserver, account, tmp_path):
-    """No HttpRequestHandler yet: an HTTP trigger call says so (400 NotSupported), and starts nothing."""
-    deploy(jfc, tmp_path, {"java8-1.0.0.jar": FIXTURE_JAR.read_bytes()}, runtime="java8",
-           handler="examples.Hello::handleRequest")
-    jfc.create_trigger("svc", "fn", "web", "http", {"authType": "anonymous", "methods": ["GET"]}, "", "")
-    r = requests.get(f"{jserver.url}/2016-08-15/proxy/svc/fn/path", headers={"X-Fc-Account-Id": account}, timeout=60)
-    assert r.status_code == 400, r.text
-    assert r.json()["ErrorCode"] == "NotSupported" and "HttpRequestHandler" in r.json()["ErrorMessage"]
-    assert jfc.list_instances("svc", "LATEST", "fn").data["instances"] == []
+# FC's HttpRequestHandler (fc-java-core 1.3+, §12.3) as a user's fat jar carries it: the fixture jar's
+# fc-java-core 1.2.0 predates it.
+HTTP_HANDLER_IFACE = r'''package com.aliyun.fc.runtime;
+import java.io.IOException;
+import javax.servlet.ServletException;
+import javax.servlet.http.HttpServletRequest;
+import javax.servlet.http.HttpServletResponse;
+public interface HttpRequestHandler {
+    void handleRequest(HttpServletRequest request, HttpServletResponse response, Context context)
+            throws IOException, ServletException;
+}
+'''
+
+# An HTTP handler (§12.5): what it saw goes back in response headers, the body comes back reversed.
+WEB = r'''package t;
+import com.aliyun.fc.runtime.*;
+import javax.servlet.http.*;
+import java.io.*;
+import java.util.*;
+public class Web implements HttpRequestHandler {
+    public void handleRequest(HttpServletRequest req, HttpServletResponse resp, Context ctx) throws IOException {
+        if ("/fail".equals(req.getPathInfo())) throw new IOException("web oops");
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        InputStream in = req.getInputStream();
+        for (int c; (c = in.read()) >= 0; ) buf.write(c);
+        byte[] body = buf.toByteArray();
+        resp.setStatus(Integer.parseInt(req.getParameter("status")));
+        resp.setHeader("X-Method", req.getMethod());
+        resp.setHeader("X-Path-Info", req.getPathInfo());
+        resp.setHeader("X-Request-Uri", req.getRequestURI());
+        resp.setHeader("X-Query", req.getQueryString());
+        resp.setHeader("X-A", String.join(",", req.getParameterValues("a")));
+        resp.setHeader("X-Custom", req.getHeader("x-custom") + "|" + req.getContentType() + "|" + req.getContentLength());
+        resp.setHeader("X-Attrs", req.getAttribute("FC_REQUEST_PATH") + "|" + req.getAttribute("FC_REQUEST_URI")
+            + "|" + req.getAttribute("FC_REQUEST_CLIENT_IP"));
+        resp.setHeader("X-Request-Id", ctx.getRequestId());
+        resp.addHeader("X-Multi", "one");
+        resp.addHeader("x-multi", "two");
+        Cookie c = new Cookie("a", "1"); c.setPath("/"); resp.addCookie(c);
+        resp.addHeader("Set-Cookie", "b=2; Path=/");
+        resp.setContentType("application/octet-stream");
+        byte[] out = new byte[body.length];
+        for (int i = 0; i < body.length; i++) out[i] = body[body.length - 1 - i];
+        resp.getOutputStream().write(out);
+    }
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def web_code(tmp_path_factory) -> dict[str, bytes]:
+    """t/Web.class compiled like a user would (fc-java-core 1.2.0 + HttpRequestHandler + the servlet API),
+    packaged like a fat jar that bundles both: the agent's copies must win."""
+    from emulator.execution import java_agent
+    servlet = java_agent.servlet_jar()
+    assert servlet, "the servlet API is needed (scripts/test installs libservlet-api-java)"
+    d = tmp_path_factory.mktemp("java-web")
+    for rel, text in (("com/aliyun/fc/runtime/HttpRequestHandler.java", HTTP_HANDLER_IFACE), ("t/Web.java", WEB)):
+        (d / rel).parent.mkdir(parents=True, exist_ok=True)
+        (d / rel).write_text(text)
+    out = d / "classes"
+    subprocess.run([shutil.which("javac") or "javac", "--release", "8", "-cp", f"{FIXTURE_JAR}:{servlet}", "-d",
+                    str(out), str(d / "com/aliyun/fc/runtime/HttpRequestHandler.java"), str(d / "t/Web.java")],
+                   check=True, capture_output=True, timeout=300)
+    files = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*.class")}
+    files["lib/javax.servlet-api.jar"] = servlet.read_bytes()
+    return files
+
+
+@pytest.mark.parametrize("runtime", ["java8", "java11"])
+def test_http_handler_behind_an_http_trigger(jfc, jserver, account, tmp_path, web_code, runtime):
+    deploy(jfc, tmp_path, web_code, runtime=runtime, handler="t.Web::handleRequest")
+    jfc.create_trigger("svc", "fn", "web", "http", {"authType": "anonymous", "methods": ["GET", "POST", "PUT"]},
+                       "", "")
+    blob = bytes(range(256)) * 4 + b"\r\n\x00end"
+    r = requests.put(f"{jserver.url}{V1}/proxy/svc/fn/a/b%20c?status=201&a=1&a=2&e=%C3%A9", data=blob,
+                     headers={"X-Fc-Account-Id": account, "X-Custom": "mine", "Content-Type": "image/png"},
+                     timeout=60, stream=True)
+    body = r.raw.read()
+    assert r.status_code == 201, body[:500]
+    assert body == blob[::-1]  # binary-safe both ways
+    h = r.headers
+    assert (h["X-Method"], h["X-Path-Info"], h["X-A"]) == ("PUT", "/a/b c", "1,2")
+    assert h["X-Request-Uri"] == f"{V1}/proxy/svc/fn/a/b%20c" and h["X-Query"] == "status=201&a=1&a=2&e=%C3%A9"
+    assert h["X-Custom"] == f"mine|image/png|{len(blob)}"
+    path, uri, ip = h["X-Attrs"].split("|")
+    assert (path, uri, ip) == ("/a/b c", f"{V1}/proxy/svc/fn/a/b%20c?status=201&a=1&a=2&e=%C3%A9", "127.0.0.1")
+    assert h["X-Request-Id"] == h["X-Fc-Request-Id"] and h["Content-Type"] == "application/octet-stream"
+    assert r.raw.headers.getlist("X-Multi") == ["one", "two"]  # both values, under the first spelling
+    assert r.raw.headers.getlist("Set-Cookie") == ["a=1; Path=/", "b=2; Path=/"]
+    r = requests.get(f"{jserver.url}{V1}/proxy/svc/fn/fail", headers={"X-Fc-Account-Id": account}, timeout=60)
+    assert r.status_code == 502 and r.json()["errorType"] == "java.io.IOException", r.text
+    assert r.json()["errorMessage"] == "web oops" and r.json()["stackTrace"][0].startswith("t.Web.handleRequest(")
+    # the same HTTP function through InvokeFunction: no servlet request to give it, a clear error
+    r = invoke(jserver, account, b"x")
+    assert r.headers["X-Fc-Error-Type"] == "UnhandledInvocationError" and "HttpRequestHandler" in r.text, r.text

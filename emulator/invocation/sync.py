@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from emulator import errors
-from emulator.execution import catalog
 from emulator.execution.agent import AgentGone
 from emulator.execution.backends.base import StartFailed
 from emulator.execution.environment import request_headers
@@ -159,9 +158,6 @@ class Invoker:
         spec = target.spec
         if not spec.web_server_mode:
             return await self._run_to_exit(inv, spec, t0)
-        if inv.http is not None and spec.kind == catalog.JAVA:  # no HttpRequestHandler in our Java agent yet
-            raise errors.FCError(400, "NotSupported", f"HTTP triggers of {spec.runtime} functions "
-                                 f"(HttpRequestHandler) are not supported by fc-emulator yet")
         pool = self.pools.pool(spec.key)
         try:
             lease = await pool.acquire(spec, target.max_instances, inv.request_id)

@@ -101,9 +101,11 @@ public final class Agent {
             handler = env("FC_FUNCTION_HANDLER", "");
         }
         say("FC " + word + " Start RequestId: " + id);
+        String http = init ? null : h.get("x-fc-http-params");
+        String[] meta = new String[1];
         byte[] result;
         try {
-            result = call(handler == null ? "" : handler, init, body, context);
+            result = call(handler == null ? "" : handler, init, body, context, http, meta);
         } catch (Throwable t) {
             Throwable cause = t instanceof java.lang.reflect.InvocationTargetException ? t.getCause() : t;
             if (cause instanceof ThreadDeath) {
@@ -116,11 +118,15 @@ public final class Agent {
             return;
         }
         say("FC " + word + " End RequestId: " + id);
+        if (meta[0] != null) {
+            ex.getResponseHeaders().set("x-fc-http-params", meta[0]);
+        }
         answer(ex, 200, result, null);
     }
 
     /** Runs `Class::method` on the instance's object of that class: the event's result bytes. */
-    private byte[] call(String handler, boolean init, byte[] body, FcContext context) throws Throwable {
+    private byte[] call(String handler, boolean init, byte[] body, FcContext context, String http, String[] meta)
+            throws Throwable {
         int sep = handler.indexOf("::");
         if (sep <= 0 || sep + 2 >= handler.length()) {
             throw new IllegalArgumentException("invalid handler '" + handler + "': expected [package.]Class::method");
@@ -140,6 +146,9 @@ public final class Agent {
             throw new NoSuchMethodException(className + "::" + method + " (a handler implements "
                     + "com.aliyun.fc.runtime.StreamRequestHandler or PojoRequestHandler: method handleRequest)");
         }
+        if (http != null) {
+            return httpBridge().call(target, body, http, context, meta);
+        }
         if (target instanceof StreamRequestHandler) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             ((StreamRequestHandler) target).handleRequest(new ByteArrayInputStream(body), out, context);
@@ -149,7 +158,40 @@ public final class Agent {
             return Pojo.call((PojoRequestHandler<?, ?>) target, body, context);
         }
         throw new NoSuchMethodException(className + " implements neither com.aliyun.fc.runtime.StreamRequestHandler "
-                + "nor PojoRequestHandler");
+                + "nor PojoRequestHandler" + (isHttpHandler(target.getClass()) ? " (an HttpRequestHandler answers "
+                + "HTTP triggers only)" : ""));
+    }
+
+    private static volatile HttpBridge bridge;
+
+    /** HttpCall, compiled only where the emulator's host had the servlet API (java_agent.py). */
+    private static HttpBridge httpBridge() throws Exception {
+        HttpBridge b = bridge;
+        if (b == null) {
+            try {
+                Class<?> cls = Class.forName(AGENT_PACKAGE + "HttpCall");
+                java.lang.reflect.Constructor<?> init = cls.getDeclaredConstructor();
+                init.setAccessible(true);
+                b = (HttpBridge) init.newInstance();
+            } catch (ClassNotFoundException e) {
+                throw new ClassNotFoundException("javax.servlet: fc-emulator's Java agent was built without the "
+                        + "servlet API, which HTTP triggers need (install Debian's libservlet-api-java on the "
+                        + "emulator's host)");
+            }
+            bridge = b;
+        }
+        return b;
+    }
+
+    private static boolean isHttpHandler(Class<?> cls) {
+        for (Class<?> c = cls; c != null; c = c.getSuperclass()) {
+            for (Class<?> i : c.getInterfaces()) {
+                if (i.getName().equals("com.aliyun.fc.runtime.HttpRequestHandler")) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private Object object(String className) throws Exception {
@@ -230,8 +272,10 @@ public final class Agent {
 
         @Override
         protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
-            // one com.aliyun.fc.runtime for agent and function, even when the user's jar bundles its own copy
-            if (name.startsWith("com.aliyun.fc.runtime.") && !name.startsWith("com.aliyun.fc.runtime.event")) {
+            // one com.aliyun.fc.runtime (and javax.servlet) for agent and function, even when the user's jar
+            // bundles its own copy
+            if (name.startsWith("com.aliyun.fc.runtime.") && !name.startsWith("com.aliyun.fc.runtime.event")
+                    || name.startsWith("javax.servlet.")) {
                 try {
                     return agent.loadClass(name);
                 } catch (ClassNotFoundException e) {
