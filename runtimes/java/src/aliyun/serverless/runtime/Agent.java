@@ -3,16 +3,11 @@ package aliyun.serverless.runtime;
 import com.aliyun.fc.runtime.FunctionInitializer;
 import com.aliyun.fc.runtime.PojoRequestHandler;
 import com.aliyun.fc.runtime.StreamRequestHandler;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.charset.Charset;
@@ -20,19 +15,18 @@ import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 
 /**
- * fc-emulator's Java agent: the push protocol of docs/runtime-protocol.md on the JDK's HttpServer,
+ * fc-emulator's Java agent: the push protocol of docs/runtime-protocol.md (served by AgentServer),
  * running `pkg.Class::method` handlers (runtimes.md §12). One handler object per class per instance.
  */
 public final class Agent {
     static final Charset UTF8 = Charset.forName("UTF-8");
+    static final Charset LATIN1 = Charset.forName("ISO-8859-1");
     static final String AGENT_PACKAGE = "aliyun.serverless.runtime.";
     static final PrintStream OUT = System.out;
 
@@ -49,10 +43,7 @@ public final class Agent {
         Agent agent = new Agent(FunctionLoader.create(code, opt));
         String host = env("FC_SERVER_HOST", "0.0.0.0");
         int port = Integer.parseInt(env("FC_SERVER_PORT", "9000"));
-        HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 128);
-        server.setExecutor(Executors.newCachedThreadPool());
-        server.createContext("/", agent::serve);
-        server.start();
+        new AgentServer(host, port, agent::serve).start();
         say("FunctionCompute " + env("FC_RUNTIME", "java8") + " runtime inited.");
     }
 
@@ -69,30 +60,18 @@ public final class Agent {
         }
     }
 
-    private void serve(HttpExchange ex) {
-        try {
-            Map<String, String> h = new HashMap<String, String>();
-            for (Map.Entry<String, List<String>> e : ex.getRequestHeaders().entrySet()) {
-                h.put(e.getKey().toLowerCase(Locale.ROOT), e.getValue().isEmpty() ? "" : e.getValue().get(0));
-            }
-            byte[] body = readAll(ex.getRequestBody());
-            String path = ex.getRequestURI().getPath();
-            String control = h.get("x-fc-control-path");
-            boolean init = "/initialize".equals(path) || "/initialize".equals(control);
-            boolean invoke = "/invoke".equals(path) || "/invoke".equals(control);
-            if (!init && !invoke) {
-                answer(ex, 400, Json.object("errorMessage", "unknown path '" + path + "'").getBytes(UTF8), null);
-                return;
-            }
-            dispatch(ex, h, body, init);
-        } catch (Throwable t) {
-            t.printStackTrace();
-        } finally {
-            ex.close();
+    private AgentServer.Reply serve(String method, String path, Map<String, String> h, byte[] body) {
+        String control = h.get("x-fc-control-path");
+        boolean init = "/initialize".equals(path) || "/initialize".equals(control);
+        boolean invoke = "/invoke".equals(path) || "/invoke".equals(control);
+        if (!init && !invoke) {
+            return new AgentServer.Reply(400, "application/json",
+                    Json.object("errorMessage", "unknown path '" + path + "'").getBytes(UTF8));
         }
+        return dispatch(h, body, init);
     }
 
-    private void dispatch(HttpExchange ex, Map<String, String> h, byte[] body, boolean init) throws Exception {
+    private AgentServer.Reply dispatch(Map<String, String> h, byte[] body, boolean init) {
         String word = init ? "Initialize" : "Invoke";
         FcContext context = new FcContext(h);
         String id = context.getRequestId();
@@ -114,14 +93,11 @@ public final class Agent {
             String error = Json.error(cause);
             context.getLogger().error(error);  // FC logs the error, then the End marker
             say("FC " + word + " End RequestId: " + id + ", Error: Unhandled function error");
-            answer(ex, 404, error.getBytes(UTF8), "application/json");
-            return;
+            return new AgentServer.Reply(404, "application/json", error.getBytes(UTF8));
         }
         say("FC " + word + " End RequestId: " + id);
-        if (meta[0] != null) {
-            ex.getResponseHeaders().set("x-fc-http-params", meta[0]);
-        }
-        answer(ex, 200, result, null);
+        AgentServer.Reply reply = new AgentServer.Reply(200, null, result);
+        return meta[0] == null ? reply : reply.header("x-fc-http-params", meta[0]);
     }
 
     /** Runs `Class::method` on the instance's object of that class: the event's result bytes. */
@@ -209,26 +185,6 @@ public final class Agent {
             }
             return found;
         }
-    }
-
-    private static void answer(HttpExchange ex, int status, byte[] body, String type) throws java.io.IOException {
-        ex.getResponseHeaders().set("Content-Type", type == null ? "application/octet-stream" : type);
-        ex.getResponseHeaders().set("x-fc-max-memory-usage", maxMemoryMb());
-        ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
-        if (body.length > 0) {
-            OutputStream os = ex.getResponseBody();
-            os.write(body);
-            os.flush();
-        }
-    }
-
-    static byte[] readAll(InputStream in) throws java.io.IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        byte[] buf = new byte[65536];
-        for (int n; (n = in.read(buf)) > 0; ) {
-            out.write(buf, 0, n);
-        }
-        return out.toByteArray();
     }
 
     /** The process's peak resident size (VmHWM) in MB, two decimals. */
