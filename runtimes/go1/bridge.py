@@ -350,8 +350,10 @@ def main():
     api = Server(("127.0.0.1", 0), RuntimeApi)  # bound (and listening) before the binary starts
     env = dict(os.environ, FC_RUNTIME_API="127.0.0.1:%d" % api.server_address[1])
     try:  # before any thread exists, so preexec_fn is safe
+        # stderr joins stdout: one stream keeps the SDK's error block (stderr) before its End marker
+        # (stdout), as written; Docker delivers two streams out of order
         CHILD = subprocess.Popen([binary], cwd=code_dir, env=env, stdin=subprocess.DEVNULL,
-                                 preexec_fn=_die_with_parent)
+                                 stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     except OSError as exc:
         _say_error("go1: the handler %s cannot be started: %s" % (shown, exc.strerror or exc))
         _exit(126)
