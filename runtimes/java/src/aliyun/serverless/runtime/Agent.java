@@ -11,12 +11,9 @@ import java.io.PrintStream;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.charset.Charset;
-import java.nio.file.Files;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -187,16 +184,31 @@ public final class Agent {
         }
     }
 
+    private static java.io.RandomAccessFile status;  // /proc/self/status, kept open: read once per answer
+    private static final byte[] STATUS = new byte[16384];
+
     /** The process's peak resident size (VmHWM) in MB, two decimals. */
-    static String maxMemoryMb() {
+    static synchronized String maxMemoryMb() {
         try {
-            for (String line : Files.readAllLines(Paths.get("/proc/self/status"), UTF8)) {
-                if (line.startsWith("VmHWM:")) {
-                    long kb = Long.parseLong(line.replaceAll("[^0-9]", ""));
-                    return String.format(Locale.ROOT, "%.2f", kb / 1024.0);
-                }
+            if (status == null) {
+                status = new java.io.RandomAccessFile("/proc/self/status", "r");
             }
-        } catch (Exception ignored) {
+            status.seek(0);  // procfs regenerates the text on a read from the start
+            int n = Math.max(0, status.read(STATUS));
+            String text = new String(STATUS, 0, n, LATIN1);
+            int at = text.indexOf("VmHWM:");
+            if (at >= 0) {
+                long kb = 0;
+                for (int i = at + 6; i < n && STATUS[i] != '\n'; i++) {
+                    if (STATUS[i] >= '0' && STATUS[i] <= '9') {
+                        kb = kb * 10 + (STATUS[i] - '0');
+                    }
+                }
+                long hundredths = Math.round(kb * 100 / 1024.0);
+                long frac = hundredths % 100;
+                return (hundredths / 100) + (frac < 10 ? ".0" : ".") + frac;
+            }
+        } catch (java.io.IOException ignored) {
             // not Linux: no figure
         }
         return "0.00";
