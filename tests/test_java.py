@@ -314,6 +314,10 @@ def test_http_handler_behind_an_http_trigger(jfc, jserver, account, tmp_path, we
     assert h["X-Request-Id"] == h["X-Fc-Request-Id"] and h["Content-Type"] == "application/octet-stream"
     assert r.raw.headers.getlist("X-Multi") == ["one", "two"]  # both values, under the first spelling
     assert r.raw.headers.getlist("Set-Cookie") == ["a=1; Path=/", "b=2; Path=/"]
+    big = os.urandom(5 << 20)
+    r = requests.post(f"{jserver.url}{V1}/proxy/svc/fn/big?status=200&a=z", data=big,
+                      headers={"X-Fc-Account-Id": account}, timeout=60)
+    assert r.status_code == 200 and r.content == big[::-1] and r.headers["X-Method"] == "POST", r.text[:800]
     r = requests.get(f"{jserver.url}{V1}/proxy/svc/fn/fail", headers={"X-Fc-Account-Id": account}, timeout=60)
     assert r.status_code == 502 and r.json()["errorType"] == "java.io.IOException", r.text
     assert r.json()["errorMessage"] == "web oops" and r.json()["stackTrace"][0].startswith("t.Web.handleRequest(")
