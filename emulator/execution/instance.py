@@ -5,7 +5,8 @@ import asyncio
 import time
 import uuid
 
-from emulator.execution import catalog
+from emulator.execution import catalog, java_agent
+from emulator.execution.artifacts import RUNTIMES_SRC
 from emulator.execution.agent import AgentClient, AgentGone, AgentResponse
 from emulator.execution.backends.base import Backend, Started, StartFailed
 from emulator.execution.environment import request_headers
@@ -50,6 +51,9 @@ class Instance:
         try:
             if not catalog.runnable(self.spec.runtime):
                 raise StartFailed(not_runnable_message(self.spec.runtime))
+            if self.spec.kind == catalog.JAVA and not await asyncio.to_thread(java_agent.available, RUNTIMES_SRC):
+                raise StartFailed("the Java agent could not be built: fc-emulator compiles it with a JDK's javac "
+                                  "on its own host (apt-get install default-jdk-headless), then restart it")
             self.started = await asyncio.to_thread(self.backend.start, self.spec, self.id, self.log)
             await self._wait_listening()
             if self.spec.initializer and self.spec.kind != "container":
