@@ -121,8 +121,10 @@ class DockerBackend(Backend):
             volumes=volumes, tmpfs={"/tmp": f"rw,size={TMP_SIZE},mode=1777"}, mem_limit=mem, memswap_limit=mem,
             stdin_open=False, tty=False)
         if spec.builtin_agent:
-            args.update(command=agent_command(spec, catalog.get(spec.runtime).interpreter, "/var/fc/runtime"),
-                        working_dir="/code")
+            # stderr joins stdout in the container: Docker keeps two streams and delivers them out of order, so
+            # a function's stderr line could land after its End marker, outside its invocation's log
+            argv = agent_command(spec, catalog.get(spec.runtime).interpreter, "/var/fc/runtime")
+            args.update(command=["/bin/sh", "-c", 'exec "$@" 2>&1', "sh", *argv], working_dir="/code")
         elif spec.kind == "custom":
             args.update(command=list(spec.command), working_dir="/code")
         else:
