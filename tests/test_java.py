@@ -97,19 +97,6 @@ def echo_classes(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def jserver(backend, tmp_path_factory):
     args = ["--executor", backend, "--instance-idle-timeout", "60", "--access-key", f"{AK_ID}:{AK_SECRET}"]
-    if backend == "docker":
-        import docker
-        client = docker.from_env()
-        try:
-            for rt in ("java8", "java11"):
-                client.images.get(f"fc-emulator/{rt}:latest")
-        except docker.errors.ImageNotFound as exc:
-            message = f"{exc} (fc-emulator images build --offline java8 java11)"
-            if os.environ.get("FC_EMULATOR_TEST_DOCKER") == "1":
-                pytest.fail(message)
-            pytest.skip(message)
-        finally:
-            client.close()
     srv = Server(tmp_path_factory.mktemp(f"java-{backend}") / "fc", *args).start()
     yield srv
     srv.stop()
@@ -144,7 +131,7 @@ def test_fc_demo_fat_jar_keeps_one_handler_object(jfc, jserver, account, tmp_pat
     second = invoke(jserver, account, b"x")
     assert second.content == b"5" and second.headers["X-Fc-Instance-Id"] == first.headers["X-Fc-Instance-Id"]
     tail = log_tail(first)
-    assert f"FC Initialize Start RequestId: " in tail and f"FC Invoke End RequestId: {first.headers['X-Fc-Request-Id']}" in tail
+    assert "FC Initialize Start RequestId: " in tail and f"FC Invoke End RequestId: {first.headers['X-Fc-Request-Id']}" in tail
 
 
 def test_stream_handler_from_classes_and_its_context(jfc, jserver, account, tmp_path, echo_classes):
