@@ -18,7 +18,7 @@ IMAGE_PREFIX = "fc-emulator/"
 PYTHON, NODEJS, GO1, CUSTOM, CONTAINER, JAVA, PHP, DOTNET = (
     "python", "nodejs", "go1", "custom", "container", "java", "php", "dotnet")
 BUILTIN_AGENTS = (PYTHON, NODEJS, GO1, JAVA, PHP, DOTNET)  # our agent answers (x-fc-http-params for HTTP)
-RUNNABLE = (PYTHON, NODEJS, GO1, CUSTOM, CONTAINER, JAVA)  # families with an agent today
+RUNNABLE = (PYTHON, NODEJS, GO1, CUSTOM, CONTAINER, JAVA, PHP)  # families with an agent today
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,11 @@ OFFLINE_RECIPES: dict[str, OfflineRecipe] = {
     "custom-bullseye": OfflineRecipe("bullseye", ("python3", "nodejs", "ca-certificates"), "Debian 11: Python 3.9, Node.js 12"),
     "custom-bookworm": OfflineRecipe("bookworm", ("python3", "nodejs", "ca-certificates"), "Debian 12: Python 3.11, Node.js 18"),
     "java11": OfflineRecipe("bullseye", ("openjdk-11-jre-headless",), "OpenJDK 11"),
-    "php7.4": OfflineRecipe("bullseye", ("php7.4-cli",), "PHP 7.4"),
+    # PHP 7.4 with the extensions of FC's list (runtimes.md §13.9) that Debian packages (not protobuf, Xdebug)
+    "php7.4": OfflineRecipe("bullseye", ("php7.4-cli", "php7.4-bcmath", "php7.4-bz2", "php7.4-curl", "php7.4-gd",
+                                         "php7.4-gmp", "php7.4-mbstring", "php7.4-mysql", "php7.4-opcache",
+                                         "php7.4-readline", "php7.4-soap", "php7.4-xml", "php7.4-xmlrpc",
+                                         "php7.4-zip", "php-redis", "php-memcached", "php-imagick"), "PHP 7.4"),
     "dotnet": OfflineRecipe("bookworm", ("libicu72", "ca-certificates"), ".NET Core 3.1"),
 }
 

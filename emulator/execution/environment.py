@@ -33,6 +33,9 @@ def instance_env(spec: InstanceSpec, instance_id: str, *, code_path: str, port: 
     }
     if opt_path:
         env["FC_EMULATOR_OPT_DIR"] = opt_path
+    if spec.kind == "php":  # .ini files in the code's extension/ folder, then PHP's own conf.d (runtimes.md §13.1)
+        env["PHP_INI_SCAN_DIR"] = f"{code_path}/extension:"
+        env["LD_LIBRARY_PATH"] = f"{code_path}:{code_path}/lib:/usr/local/lib"
     env.update(spec.env)
     return env
 

@@ -33,7 +33,8 @@ log = logging.getLogger("fc_emulator")
 
 EXACT, NEAREST, MISSING = "exact", "nearest", "missing"
 JAVA = "java"  # the probe kind for Java (Python: False, Node.js: True)
-_HOSTED = (catalog.PYTHON, catalog.NODEJS, catalog.GO1, catalog.JAVA)
+PHP = "php"  # the probe kind for PHP
+_HOSTED = (catalog.PYTHON, catalog.NODEJS, catalog.GO1, catalog.JAVA, catalog.PHP)
 SETTING = "--interpreter RUNTIME=PATH (FC_EMULATOR_INTERPRETERS)"
 _PROBE_TIMEOUT_S = 20
 _PY_PROBE = "import sys; sys.stdout.write('%d.%d.%d ' % tuple(sys.version_info[:3]) + (sys.executable or ''))"
@@ -55,12 +56,16 @@ class Interpreter:
     @property
     def language(self) -> str:
         fam = catalog.family(self.runtime)
-        return "Node.js" if fam == catalog.NODEJS else "Java" if fam == catalog.JAVA else "Python"
+        return ("Node.js" if fam == catalog.NODEJS else "Java" if fam == catalog.JAVA
+                else "PHP" if fam == catalog.PHP else "Python")
 
     def notice(self) -> str:
         """The line a nearest interpreter puts in the function's log (not one the user configured)."""
         if self.status != NEAREST or self.source == "configured":
             return ""
+        if self.language == "PHP":
+            return (f"fc-emulator: {self.runtime} runs on PHP {self.version} here "
+                    f"(no PHP {self.wanted} found; --interpreter {self.runtime}=PATH sets one)")
         if self.language == "Java":
             return (f"fc-emulator: {self.runtime} runs on Java {self.version} here "
                     f"(no Java {self.wanted} found; --interpreter {self.runtime}=PATH sets one)")
@@ -78,6 +83,10 @@ class Interpreter:
             return (f"the interpreter configured for the runtime '{rt}' (--interpreter {rt}=PATH, "
                     f"FC_EMULATOR_INTERPRETERS) cannot be run on this host: point it at a {self.language} {want} "
                     f"binary (the server log names the path tried)")
+        if self.language == "PHP":
+            return (f"the runtime '{rt}' needs PHP {want}, and the process backend found no `php` (7 or later) on "
+                    f"this host: install PHP's command-line interpreter (e.g. `apt-get install php-cli`) so that `php` "
+                    f"is on PATH, or set one with --interpreter {rt}=PATH (FC_EMULATOR_INTERPRETERS)")
         if self.language == "Java":
             return (f"the runtime '{rt}' needs Java {want}, and the process backend found no `java` on this host: "
                     f"install a JRE (e.g. openjdk-{want if want != '8' else '11'}-jre-headless) so that `java` is on "
@@ -139,13 +148,21 @@ class Interpreters:
 
     def _lookup(self, runtime: str) -> Interpreter:
         rt = catalog.get(runtime)
-        node = rt.family == catalog.NODEJS or (JAVA if rt.family == catalog.JAVA else False)
+        node = rt.family == catalog.NODEJS or (JAVA if rt.family == catalog.JAVA else PHP if rt.family == catalog.PHP
+                                               else False)
         wanted = rt.version if rt.family != catalog.GO1 else ""  # go1: any Python 3 runs its bridge
         if runtime in self.configured:
             return self._configured(runtime, wanted, self.configured[runtime], node)
         if rt.family == catalog.GO1:
             v = sys.version_info
             return Interpreter(runtime, "", EXACT, sys.executable, f"{v[0]}.{v[1]}.{v[2]}", "emulator")
+        if node == PHP:  # `php7.2` on PATH, else `php` of PHP 7 or later (a nearest one is said in the log)
+            for name in (f"php{wanted}", "php"):
+                on_path = shutil.which(name)
+                found = on_path and self._accept(runtime, wanted, on_path, "PATH", node=PHP, exact_only=False)
+                if found and int(found.version.split(".")[0]) >= 7:
+                    return found
+            return Interpreter(runtime, wanted, MISSING)
         if node == JAVA:  # `java` on PATH, whatever its major (a nearest one is said in the log)
             on_path = shutil.which("java")
             found = on_path and self._accept(runtime, wanted, on_path, "PATH", node=JAVA, exact_only=False)
@@ -248,7 +265,10 @@ class Interpreters:
 def _run_probe(path: str, node) -> tuple[str, str] | None:
     if node == JAVA:
         return _run_java_probe(path)
-    argv = [path, "-e", _NODE_PROBE] if node else [path, "-c", _PY_PROBE]
+    if node == PHP:  # PHP_BINARY: the real executable behind /usr/bin/php's alternatives link
+        argv = [path, "-n", "-r", "echo PHP_VERSION, ' ', PHP_BINARY;"]
+    else:
+        argv = [path, "-e", _NODE_PROBE] if node else [path, "-c", _PY_PROBE]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S,
                              stdin=subprocess.DEVNULL, cwd="/")

@@ -25,6 +25,8 @@ def agent_command(spec: InstanceSpec, interpreter: str, runtimes_dir: str) -> li
                 "-Dsun.jnu.encoding=UTF-8", "-Dsun.net.httpserver.idleInterval=3600",
                 "-Dsun.net.httpserver.nodelay=true",  # headers and body are two writes: no 40 ms Nagle wait
                 "-cp", f"{runtimes_dir}/{java_agent.CLASSES}", java_agent.MAIN]
+    if kind == catalog.PHP:  # FC's agent has its own php.ini (runtimes.md §13.1); the agent raises memory_limit
+        return [interpreter, "-c", f"{runtimes_dir}/php/php.ini", f"{runtimes_dir}/php/agent.php"]
     raise ValueError(f"no agent for runtime {spec.runtime}")
 
 
