@@ -68,6 +68,9 @@ def workload(runtime: str) -> Workload:
         return Workload(runtime, {"event-main": GO1_FIXTURE.read_bytes()}, "event-main", "")
     if runtime.startswith("java"):  # FC's demo fat jar (shared/fixtures/java): a StreamRequestHandler
         return Workload(runtime, {"java8-1.0.0.jar": JAVA_FIXTURE.read_bytes()}, "examples.Hello::handleRequest")
+    if runtime.startswith("php"):
+        return Workload(runtime, {"index.php": "<?php\nfunction handler($event, $context) {\n    return 'ok';\n}\n"},
+                        "index.handler")
     raise SystemExit(f"no bench workload for runtime {runtime}")
 
 

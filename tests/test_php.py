@@ -300,3 +300,118 @@ def test_no_php_on_the_host_is_a_412_naming_what_to_install(tmp_path):
         assert str(tmp_path) not in exc.value.message
     finally:
         srv.stop()
+
+
+# psr/http-message 2.0 (typed) in the code package's own vendor/, loaded by a Composer-style autoloader that the
+# function requires itself: that copy wins over the agent's, and the agent's request and Response fit it.
+PSR7_V2 = {
+    "MessageInterface": ("", """
+    public function getProtocolVersion(): string;
+    public function withProtocolVersion(string $version): MessageInterface;
+    public function getHeaders(): array;
+    public function hasHeader(string $name): bool;
+    public function getHeader(string $name): array;
+    public function getHeaderLine(string $name): string;
+    public function withHeader(string $name, $value): MessageInterface;
+    public function withAddedHeader(string $name, $value): MessageInterface;
+    public function withoutHeader(string $name): MessageInterface;
+    public function getBody(): StreamInterface;
+    public function withBody(StreamInterface $body): MessageInterface;"""),
+    "RequestInterface": ("MessageInterface", """
+    public function getRequestTarget(): string;
+    public function withRequestTarget(string $requestTarget): RequestInterface;
+    public function getMethod(): string;
+    public function withMethod(string $method): RequestInterface;
+    public function getUri(): UriInterface;
+    public function withUri(UriInterface $uri, bool $preserveHost = false): RequestInterface;"""),
+    "ServerRequestInterface": ("RequestInterface", """
+    public function getServerParams(): array;
+    public function getCookieParams(): array;
+    public function withCookieParams(array $cookies): ServerRequestInterface;
+    public function getQueryParams(): array;
+    public function withQueryParams(array $query): ServerRequestInterface;
+    public function getUploadedFiles(): array;
+    public function withUploadedFiles(array $uploadedFiles): ServerRequestInterface;
+    public function getParsedBody();
+    public function withParsedBody($data): ServerRequestInterface;
+    public function getAttributes(): array;
+    public function getAttribute(string $name, $default = null);
+    public function withAttribute(string $name, $value): ServerRequestInterface;
+    public function withoutAttribute(string $name): ServerRequestInterface;"""),
+    "ResponseInterface": ("MessageInterface", """
+    public function getStatusCode(): int;
+    public function withStatus(int $code, string $reasonPhrase = ''): ResponseInterface;
+    public function getReasonPhrase(): string;"""),
+    "StreamInterface": ("", """
+    public function __toString(): string;
+    public function close(): void;
+    public function detach();
+    public function getSize(): ?int;
+    public function tell(): int;
+    public function eof(): bool;
+    public function isSeekable(): bool;
+    public function seek(int $offset, int $whence = SEEK_SET): void;
+    public function rewind(): void;
+    public function isWritable(): bool;
+    public function write(string $string): int;
+    public function isReadable(): bool;
+    public function read(int $length): string;
+    public function getContents(): string;
+    public function getMetadata(?string $key = null);"""),
+    "UriInterface": ("", """
+    public function getScheme(): string;
+    public function getAuthority(): string;
+    public function getUserInfo(): string;
+    public function getHost(): string;
+    public function getPort(): ?int;
+    public function getPath(): string;
+    public function getQuery(): string;
+    public function getFragment(): string;
+    public function withScheme(string $scheme): UriInterface;
+    public function withUserInfo(string $user, ?string $password = null): UriInterface;
+    public function withHost(string $host): UriInterface;
+    public function withPort(?int $port): UriInterface;
+    public function withPath(string $path): UriInterface;
+    public function withQuery(string $query): UriInterface;
+    public function withFragment(string $fragment): UriInterface;
+    public function __toString(): string;"""),
+}
+
+VENDOR_AUTOLOAD = r'''<?php
+spl_autoload_register(function ($class) {
+    $file = __DIR__ . '/psr/http-message/src/' . substr(strrchr('\\' . $class, '\\'), 1) . '.php';
+    if (strpos($class, 'Psr\\Http\\Message\\') === 0 && is_file($file)) {
+        require $file;
+    }
+}, true, true);
+'''
+
+COMPOSER_WEB_PHP = r'''<?php
+require_once __DIR__ . '/vendor/autoload.php';
+
+use Psr\Http\Message\ServerRequestInterface;
+use RingCentral\Psr7\Response;
+
+function handler(ServerRequestInterface $request, $context): Response {
+    $where = (new ReflectionClass(ServerRequestInterface::class))->getFileName();
+    $response = new Response(200, array('X-Psr-From' => basename(dirname(dirname($where)))), 'v2 ok');
+    return $response->withAddedHeader('X-Uri-Path', $request->getUri()->getPath())
+                    ->withHeader('X-Target', $request->getRequestTarget());
+}
+'''
+
+
+def test_a_code_packages_own_psr7_copy_wins(pfc, pserver, account, tmp_path):
+    files = {"index.php": COMPOSER_WEB_PHP, "vendor/autoload.php": VENDOR_AUTOLOAD}
+    for name, (parent, body) in PSR7_V2.items():
+        files[f"vendor/psr/http-message/src/{name}.php"] = (
+            f"<?php\nnamespace Psr\\Http\\Message;\n\ninterface {name}{' extends ' + parent if parent else ''}\n"
+            f"{{{body}\n}}\n")
+    deploy(pfc, tmp_path, files, runtime="php7.2")
+    pfc.create_trigger("svc", "fn", "web", "http", {"authType": "anonymous", "methods": ["GET"]}, "", "")
+    r = requests.get(f"{pserver.url}{V1}/proxy/svc/fn/p?x=1", headers={"X-Fc-Account-Id": account}, timeout=60)
+    assert r.status_code == 200 and r.content == b"v2 ok", r.text
+    assert r.headers["X-Psr-From"] == "http-message"  # the package's copy, not the agent's
+    # FC's agent builds the URI without a scheme: PSR-7's parser takes all of it for the path (§13.5)
+    assert r.headers["X-Uri-Path"] == f"{account}.cn-hangzhou.fc.aliyuncs.com{V1}/proxy/svc/fn/p"
+    assert r.headers["X-Target"] == f"{account}.cn-hangzhou.fc.aliyuncs.com{V1}/proxy/svc/fn/p?x=1"
