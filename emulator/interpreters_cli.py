@@ -31,8 +31,12 @@ def fetch(runtimes: list[str]) -> int:
     from emulator.execution import toolchains
 
     majors: list[int] = []
+    dotnet = False  # dotnetcore2.1/3.1: the .NET Core 3.1 runtime, from PyPI's dotnetcore2 wheel
     for name in runtimes:
         rt = catalog.RUNTIMES.get(name)
+        if rt is not None and rt.family == catalog.DOTNET:
+            dotnet = True
+            continue
         if rt is None or rt.family != catalog.NODEJS:
             hint = (f"; install Python {rt.version} (pyenv or your package manager) or set --interpreter "
                     f"{name}=PATH" if rt is not None and rt.family == catalog.PYTHON else "")
@@ -42,6 +46,11 @@ def fetch(runtimes: list[str]) -> int:
         if int(rt.version) not in majors:
             majors.append(int(rt.version))
     try:
+        if dotnet:
+            cached = toolchains.dotnet_binary()
+            print(f".NET Core 3.1: present ({cached})") if cached else toolchains.dotnet_binary(fetch=True, echo=print)
+            if not majors:
+                return 0
         for major in majors or toolchains.node_majors():
             cached = toolchains.node_binary(major)  # already there: say so
             if cached is None:

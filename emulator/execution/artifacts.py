@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from emulator.execution import java_agent
+from emulator.execution import dotnet_agent, java_agent
 from emulator.store.code import CodeStore
 from emulator.store.folders import build_once
 
@@ -28,6 +28,7 @@ class Artifacts:
             digest.update(str(p.relative_to(RUNTIMES_SRC)).encode())
             digest.update(p.read_bytes())
         digest.update(b"java-agent" if java_agent.available(RUNTIMES_SRC) else b"")  # javac installed later: new copy
+        digest.update(b"dotnet-agent" if dotnet_agent.available(RUNTIMES_SRC) else b"")  # likewise mcs, .NET 3.1
 
         def copy(tmp: Path) -> None:
             for p in files:
@@ -35,6 +36,7 @@ class Artifacts:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(p, dest)
             java_agent.install(RUNTIMES_SRC, tmp)  # the Java agent's compiled classes
+            dotnet_agent.install(RUNTIMES_SRC, tmp)  # the .NET agent's assemblies
             tmp.chmod(0o755)  # instances read it, also as another user (mkdtemp made it 0700)
         return build_once(self.data_dir / "runtimes" / digest.hexdigest()[:16], copy)
 

@@ -5,7 +5,7 @@ import asyncio
 import time
 import uuid
 
-from emulator.execution import catalog, java_agent
+from emulator.execution import catalog, dotnet_agent, java_agent
 from emulator.execution.artifacts import RUNTIMES_SRC
 from emulator.execution.agent import AgentClient, AgentGone, AgentResponse
 from emulator.execution.backends.base import Backend, Started, StartFailed
@@ -54,6 +54,10 @@ class Instance:
             if self.spec.kind == catalog.JAVA and not await asyncio.to_thread(java_agent.available, RUNTIMES_SRC):
                 raise StartFailed("the Java agent could not be built: fc-emulator compiles it with a JDK's javac "
                                   "on its own host (apt-get install default-jdk-headless), then restart it")
+            if self.spec.kind == catalog.DOTNET:
+                problem = await asyncio.to_thread(dotnet_agent.problem, RUNTIMES_SRC)
+                if problem:
+                    raise StartFailed(problem)
             self.started = await asyncio.to_thread(self.backend.start, self.spec, self.id, self.log)
             await self._wait_listening()
             if self.spec.initializer and self.spec.kind != "container":

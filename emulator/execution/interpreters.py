@@ -34,7 +34,8 @@ log = logging.getLogger("fc_emulator")
 EXACT, NEAREST, MISSING = "exact", "nearest", "missing"
 JAVA = "java"  # the probe kind for Java (Python: False, Node.js: True)
 PHP = "php"  # the probe kind for PHP
-_HOSTED = (catalog.PYTHON, catalog.NODEJS, catalog.GO1, catalog.JAVA, catalog.PHP)
+DOTNET = "dotnet"  # the probe kind for .NET (`dotnet --list-runtimes`)
+_HOSTED = (catalog.PYTHON, catalog.NODEJS, catalog.GO1, catalog.JAVA, catalog.PHP, catalog.DOTNET)
 SETTING = "--interpreter RUNTIME=PATH (FC_EMULATOR_INTERPRETERS)"
 _PROBE_TIMEOUT_S = 20
 _PY_PROBE = "import sys; sys.stdout.write('%d.%d.%d ' % tuple(sys.version_info[:3]) + (sys.executable or ''))"
@@ -57,12 +58,12 @@ class Interpreter:
     def language(self) -> str:
         fam = catalog.family(self.runtime)
         return ("Node.js" if fam == catalog.NODEJS else "Java" if fam == catalog.JAVA
-                else "PHP" if fam == catalog.PHP else "Python")
+                else "PHP" if fam == catalog.PHP else ".NET Core" if fam == catalog.DOTNET else "Python")
 
     def notice(self) -> str:
         """The line a nearest interpreter puts in the function's log (not one the user configured)."""
-        if self.status != NEAREST or self.source == "configured":
-            return ""
+        if self.status != NEAREST or self.source == "configured" or self.language == ".NET Core":
+            return ""  # (the .NET agent says itself which runtime it runs on)
         if self.language == "PHP":
             return (f"fc-emulator: {self.runtime} runs on PHP {self.version} here "
                     f"(no PHP {self.wanted} found; --interpreter {self.runtime}=PATH sets one)")
@@ -83,6 +84,11 @@ class Interpreter:
             return (f"the interpreter configured for the runtime '{rt}' (--interpreter {rt}=PATH, "
                     f"FC_EMULATOR_INTERPRETERS) cannot be run on this host: point it at a {self.language} {want} "
                     f"binary (the server log names the path tried)")
+        if self.language == ".NET Core":
+            return (f"the runtime '{rt}' needs .NET Core {want}, and the process backend found no .NET Core 3.1 or "
+                    f"later on this host: run `fc-emulator interpreters fetch {rt}` (the .NET Core 3.1 runtime, from "
+                    f"PyPI's dotnetcore2 wheel), put a `dotnet` with Microsoft.NETCore.App 3.1 on PATH, or set one "
+                    f"with --interpreter {rt}=PATH (FC_EMULATOR_INTERPRETERS)")
         if self.language == "PHP":
             return (f"the runtime '{rt}' needs PHP {want}, and the process backend found no `php` (7 or later) on "
                     f"this host: install PHP's command-line interpreter (e.g. `apt-get install php-cli`) so that `php` "
@@ -149,7 +155,7 @@ class Interpreters:
     def _lookup(self, runtime: str) -> Interpreter:
         rt = catalog.get(runtime)
         node = rt.family == catalog.NODEJS or (JAVA if rt.family == catalog.JAVA else PHP if rt.family == catalog.PHP
-                                               else False)
+                                               else DOTNET if rt.family == catalog.DOTNET else False)
         wanted = rt.version if rt.family != catalog.GO1 else ""  # go1: any Python 3 runs its bridge
         if runtime in self.configured:
             return self._configured(runtime, wanted, self.configured[runtime], node)
@@ -161,6 +167,12 @@ class Interpreters:
                 on_path = shutil.which(name)
                 found = on_path and self._accept(runtime, wanted, on_path, "PATH", node=PHP, exact_only=False)
                 if found and int(found.version.split(".")[0]) >= 7:
+                    return found
+            return Interpreter(runtime, wanted, MISSING)
+        if node == DOTNET:  # the cached .NET Core 3.1 (toolchains.py), else `dotnet` on PATH with 3.1 or later
+            for path, source in ((_toolchain_dotnet(), "toolchains"), (shutil.which("dotnet"), "PATH")):
+                found = path and self._accept(runtime, wanted, str(path), source, node=DOTNET, exact_only=False)
+                if found:
                     return found
             return Interpreter(runtime, wanted, MISSING)
         if node == JAVA:  # `java` on PATH, whatever its major (a nearest one is said in the log)
@@ -265,6 +277,8 @@ class Interpreters:
 def _run_probe(path: str, node) -> tuple[str, str] | None:
     if node == JAVA:
         return _run_java_probe(path)
+    if node == DOTNET:
+        return _run_dotnet_probe(path)
     if node == PHP:  # PHP_BINARY: the real executable behind /usr/bin/php's alternatives link
         argv = [path, "-n", "-r", "echo PHP_VERSION, ' ', PHP_BINARY;"]
     else:
@@ -291,6 +305,29 @@ def _run_java_probe(path: str) -> tuple[str, str] | None:
     if out.returncode != 0 or not m:
         return None
     return f"{m[1]}.{m[2] or 0}.{m[3] or 0}", os.path.realpath(path)
+
+
+def _run_dotnet_probe(path: str) -> tuple[str, str] | None:
+    """The oldest Microsoft.NETCore.App >= 3.1 that `dotnet --list-runtimes` names (the agent's floor)."""
+    try:
+        out = subprocess.run([path, "--list-runtimes"], capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S,
+                             stdin=subprocess.DEVNULL, cwd="/", env={**os.environ, "DOTNET_CLI_TELEMETRY_OPTOUT": "1"})
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = sorted((int(m[1]), int(m[2]), int(m[3])) for m in
+                   re.finditer(r"^Microsoft\.NETCore\.App (\d+)\.(\d+)\.(\d+)", out.stdout, re.M))
+    usable = [v for v in found if v >= (3, 1, 0)]
+    if out.returncode != 0 or not usable:
+        return None
+    return ".".join(map(str, usable[0])), os.path.realpath(path)
+
+
+def _toolchain_dotnet() -> Path | None:
+    try:
+        from emulator.execution import toolchains
+    except ImportError:
+        return None
+    return toolchains.dotnet_binary(fetch=False, echo=None)
 
 
 def _same(version: str, wanted: str) -> bool:

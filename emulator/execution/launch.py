@@ -3,7 +3,7 @@ passes the interpreter inside the runtime's image and /var/fc/runtime, the proce
 interpreter it found on the host (interpreters.py) and its own copy of runtimes/."""
 from __future__ import annotations
 
-from emulator.execution import catalog, java_agent
+from emulator.execution import catalog, dotnet_agent, java_agent
 from emulator.execution.spec import InstanceSpec
 
 
@@ -25,6 +25,8 @@ def agent_command(spec: InstanceSpec, interpreter: str, runtimes_dir: str) -> li
                 "-Dsun.jnu.encoding=UTF-8", "-Dsun.net.httpserver.idleInterval=3600",
                 "-Dsun.net.httpserver.nodelay=true",  # headers and body are two writes: no 40 ms Nagle wait
                 "-cp", f"{runtimes_dir}/{java_agent.CLASSES}", java_agent.MAIN]
+    if kind == catalog.DOTNET:  # agent.sh sets FC's library path and ICU, then runs `dotnet` on the agent's host
+        return ["/bin/sh", f"{runtimes_dir}/{dotnet_agent.LAUNCHER}", interpreter]
     if kind == catalog.PHP:  # FC's agent has its own php.ini (runtimes.md §13.1); the agent raises memory_limit
         return [interpreter, "-c", f"{runtimes_dir}/php/php.ini", f"{runtimes_dir}/php/agent.php"]
     raise ValueError(f"no agent for runtime {spec.runtime}")
