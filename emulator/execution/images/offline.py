@@ -181,6 +181,8 @@ def _finish(client, clock: Clock, work: Path, rootfs: Path, name: str, recipe: O
         dest = rootfs / "usr/local/bin/node"
         shutil.copyfile(node, dest)
         dest.chmod(0o755)
+    if recipe.dotnet:
+        _add_dotnet(rootfs, clock)
     _interpreter_aliases(rootfs, runtimes)
     env = install_builtin_modules(rootfs, name, clock)
     _clean(rootfs, keep_lists=False)
@@ -220,6 +222,24 @@ def node_binary(major: int, clock: Clock) -> Path:
     except toolchains.ToolchainError as exc:
         raise BuildError(str(exc)) from exc
     return path
+
+
+def _add_dotnet(rootfs: Path, clock: Clock) -> None:
+    """The .NET Core 3.1 runtime (PyPI's dotnetcore2 wheel, toolchains cache) at /usr/share/dotnet, as
+    Microsoft's images have it, with /usr/bin/dotnet."""
+    from emulator.execution import toolchains
+    try:
+        binary = toolchains.dotnet_binary(fetch=False)
+        if binary is None:
+            clock.step(f"pip download {toolchains.DOTNET_WHEEL} (the .NET Core {toolchains.DOTNET_MAJOR_MINOR} runtime)")
+            binary = toolchains.dotnet_binary(fetch=True, echo=clock.step)
+    except toolchains.ToolchainError as exc:
+        raise BuildError(str(exc)) from exc
+    dest = rootfs / "usr/share/dotnet"
+    shutil.copytree(binary.parent, dest, symlinks=True)
+    link = rootfs / "usr/bin/dotnet"
+    link.unlink(missing_ok=True)
+    link.symlink_to("/usr/share/dotnet/dotnet")
 
 
 def install_builtin_modules(rootfs: Path, recipe: str, clock: Clock) -> dict[str, str]:
