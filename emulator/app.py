@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from emulator import __version__, errors
 from emulator.api import control, emulator_destinations, emulator_events, emulator_invocations, emulator_triggers
 from emulator.api.auth import authenticate_emulator
+from emulator.execution.standby import Standbys
 from emulator.api.invocations import InvokeFastPath
 from emulator.api.proxy import CustomDomains
 from emulator.api.routes import mount_fc_api
@@ -75,7 +76,9 @@ def create_app(settings: Settings) -> FastAPI:
     orphans = backend.cleanup_orphans()
     if orphans:
         log.info("removed %d instance(s) left by an earlier emulator", orphans)
-    pools = Pools(backend, AgentClient(), settings.instance_idle_timeout, settings.max_instances)
+    agent = AgentClient()
+    standbys = Standbys(backend, agent, settings.standby, settings.standby_runtimes, settings.standby_memory_mb)
+    pools = Pools(backend, agent, settings.instance_idle_timeout, settings.max_instances, standbys)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

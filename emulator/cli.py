@@ -15,6 +15,20 @@ def _env(name: str, default=None):
     return os.environ.get(f"FC_EMULATOR_{name}", default)
 
 
+def _standby_settings(args) -> dict:
+    """--standby N / RUNTIME=N (repeatable; FC_EMULATOR_STANDBY comma-separated, the flags win)."""
+    count, runtimes = 1, {}
+    for item in [i for i in (_env("STANDBY") or "").split(",") if i.strip()] + args.standby:
+        name, _, value = item.strip().rpartition("=")
+        if not value.isdigit():
+            raise SystemExit(f"--standby: expected N or RUNTIME=N, got {item!r}")
+        if name:
+            runtimes[name] = int(value)
+        else:
+            count = int(value)
+    return {"standby": count, "standby_runtimes": runtimes, "standby_memory_mb": args.standby_memory}
+
+
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the emulator's HTTP server")
     p.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="bind address [FC_EMULATOR_HOST]")
@@ -51,6 +65,11 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="seconds before an idle instance is reclaimed [FC_EMULATOR_INSTANCE_IDLE_TIMEOUT]")
     p.add_argument("--max-instances", type=int, default=int(_env("MAX_INSTANCES", "10")),
                    help="instances per function version without an on-demand config [FC_EMULATOR_MAX_INSTANCES]")
+    p.add_argument("--standby", action="append", default=[],
+                   help="standby instances kept per runtime used since start: N, or RUNTIME=N, repeatable; "
+                        "0 = none (default 1) [FC_EMULATOR_STANDBY, comma-separated]")
+    p.add_argument("--standby-memory", type=int, default=int(_env("STANDBY_MEMORY", "512")),
+                   help="MB the standby instances may use in total [FC_EMULATOR_STANDBY_MEMORY]")
     p.add_argument("--runtime-image", default=_env("RUNTIME_IMAGE", ""),
                    help="one Docker image for every runtime, instead of each runtime's own fc-emulator/<runtime> [FC_EMULATOR_RUNTIME_IMAGE]")
     p.add_argument("--runtime-images", action="append", default=[],
@@ -225,6 +244,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         executor=args.executor,
         instance_idle_timeout=args.instance_idle_timeout,
         max_instances=args.max_instances,
+        **_standby_settings(args),
         runtime_image=args.runtime_image,
         runtime_images=parse_pairs(([_env("RUNTIME_IMAGES")] if _env("RUNTIME_IMAGES") else []) + args.runtime_images),
         interpreters=_interpreter_settings(args),

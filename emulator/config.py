@@ -107,6 +107,9 @@ class Settings:
     executor: str = "auto"  # auto | docker | process
     instance_idle_timeout: float = 300.0  # seconds an idle instance is kept warm
     max_instances: int = 10  # per function version, unless its on-demand config says otherwise
+    standby: int = 1  # standby instances kept per runtime used since start (standby.py); 0 = none
+    standby_runtimes: dict[str, int] = field(default_factory=dict)  # per-runtime counts (--standby RT=N)
+    standby_memory_mb: int = 512  # the standby pool's memory bound
     runtime_image: str = ""  # one image for every runtime, instead of each runtime's own (catalog)
     runtime_images: dict[str, str] = field(default_factory=dict)  # per-runtime overrides
     interpreters: dict[str, str] = field(default_factory=dict)  # process backend: runtime -> binary (interpreters.py)

@@ -14,7 +14,9 @@ router = APIRouter(tags=["emulator"])
 def health(request: Request):
     settings = request.app.state.settings
     # no data dir here: /health answers anyone, and the path tells where fc.db and the keys live
-    return JSONResponse({"status": "ok", "version": __version__, "auth": settings.auth})
+    standbys = request.app.state.pools.standbys  # pre-started instances and their memory (standby.py)
+    return JSONResponse({"status": "ok", "version": __version__, "auth": settings.auth,
+                         "standby": standbys.status() if standbys else None})
 
 
 @router.get("/_emulator/code/{checksum}.zip")

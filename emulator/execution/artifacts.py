@@ -76,3 +76,34 @@ def merge_tree(src: Path, dst: Path) -> None:
                         todo.append((Path(entry.path), target))
                 elif not os.path.lexists(target):
                     shutil.copy2(entry.path, target, follow_symlinks=False)
+
+
+def link_tree(src: Path, dst: Path) -> None:
+    """Make the empty folder `dst` look exactly like `src` (a standby container's /code, mounted before its
+    function was known): files hard-linked (the same inodes: content, mode, owner, times; copied where a
+    link is refused), links as links, folders with their mode, owner and times."""
+    for root, dirs, files in os.walk(src):
+        rel = os.path.relpath(root, src)
+        target = dst if rel == "." else dst / rel
+        for name in dirs:
+            if os.path.islink(os.path.join(root, name)):  # os.walk lists links to folders here
+                files.append(name)
+            else:
+                (target / name).mkdir()
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
+        for name in files:
+            s, d = os.path.join(root, name), target / name
+            if os.path.islink(s):
+                os.symlink(os.readlink(s), d)
+            else:
+                try:
+                    os.link(s, d)
+                except OSError:  # another file system, or protected_hardlinks for a non-root emulator
+                    shutil.copy2(s, d)
+    for root, _, _ in os.walk(src, topdown=False):  # folder times last: filling them changed them
+        target, st = dst / os.path.relpath(root, src), os.stat(root)
+        try:
+            os.chown(target, st.st_uid, st.st_gid)
+        except PermissionError:
+            pass
+        shutil.copystat(root, target)

@@ -63,3 +63,30 @@ def request_headers(spec: InstanceSpec, request_id: str, control_path: str, retr
         "x-fc-control-path": control_path,
         "x-fc-retry-count": str(retry_count),
     }
+
+
+# ---- standby instances (standby.py): started before their function is known
+
+# Variables a standby agent starts with: those of a fresh instance whose value does not depend on the
+# function (the instance's id and port are the standby's own, kept by the instance it becomes), so its
+# first environment is a part of the function's, never anything else.
+STANDBY_NAMES = frozenset({
+    "PATH", "HOME", "TMPDIR", "MALLOC_ARENA_MAX", "LANG", "FC_SERVER_PORT", "FC_SERVER_HOST",
+    "FC_CUSTOM_LISTEN_PORT", "FC_INSTANCE_ID", "FC_RUNTIME", "ALIBABA_CLOUD_ACCESS_KEY_ID",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN", "accessKeyID", "accessKeySecret",
+    "securityToken", "PYTHONPATH", "NODE_PATH", "FC_EMULATOR_OWNER"})
+STANDBY_FLAG = "FC_EMULATOR_STANDBY"  # tells the agent to wait for POST /assign (docs/runtime-protocol.md)
+# Read while the interpreter or the C library starts (module search paths, encodings, time zone,
+# allocator, loader, user site-packages under HOME), so only a fresh start honours them.
+_AT_START = ("PYTHON", "NODE_", "UV_", "LD_", "MALLOC_", "GLIBC_", "LC_", "TZ", "FC_")
+
+
+def standby_env(env: dict[str, str]) -> dict[str, str]:
+    """A fresh instance's environment cut down to what a standby of the same runtime starts with."""
+    return {k: v for k, v in env.items() if k in STANDBY_NAMES} | {STANDBY_FLAG: "1"}
+
+
+def standby_fits(spec: InstanceSpec) -> bool:
+    """Can a standby become this function's instance with exactly a fresh start's environment? Not when the
+    function sets a variable the agent's first environment already has or that only counts at start."""
+    return not any(k in STANDBY_NAMES or k.startswith(_AT_START) for k in spec.env)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
@@ -14,6 +15,8 @@ from emulator.execution.launch import not_runnable_message
 from emulator.execution.logs import InstanceLog
 from emulator.execution.spec import InstanceSpec
 
+log = logging.getLogger("fc_emulator.pool")
+
 READINESS_BUDGET_S = 120  # runtimes.md §2.1: the server must listen within 120 s
 
 
@@ -25,8 +28,10 @@ class InitializerFailed(Exception):
 
 
 class Instance:
-    def __init__(self, spec: InstanceSpec, backend: Backend, agent: AgentClient, provisioned: bool = False):
+    def __init__(self, spec: InstanceSpec, backend: Backend, agent: AgentClient, provisioned: bool = False,
+                 standbys=None):
         self.spec = spec
+        self.standbys = standbys  # standby.Standbys: pre-started agents this instance may take over
         self.backend = backend
         self.agent = agent
         self.id = f"c-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:12]}"
@@ -46,8 +51,9 @@ class Instance:
     def alive(self) -> bool:
         return self.error is None and not self.stopping
 
-    async def start(self, request_id: str) -> None:
-        """Start the server, wait until it listens, run the initializer; sets `ready` either way."""
+    async def start(self, request_id: str, standby: bool = False) -> None:
+        """Start the server (or take over a standby one), wait until it listens, run the initializer; sets
+        `ready` either way. `standby`: start an agent without a function instead (standby.py)."""
         try:
             if not catalog.runnable(self.spec.runtime):
                 raise StartFailed(not_runnable_message(self.spec.runtime))
@@ -58,15 +64,32 @@ class Instance:
                 problem = await asyncio.to_thread(dotnet_agent.problem, RUNTIMES_SRC)
                 if problem:
                     raise StartFailed(problem)
-            self.started = await asyncio.to_thread(self.backend.start, self.spec, self.id, self.log)
-            await self._wait_listening()
-            if self.spec.initializer and self.spec.kind != "container":
+            if standby or not await self._take_standby():
+                self.started = await asyncio.to_thread(self.backend.start, self.spec, self.id, self.log, standby)
+                await self._wait_listening()
+            if self.spec.initializer and self.spec.kind != "container" and not standby:
                 await self._initialize(request_id)
         except BaseException as exc:  # noqa: BLE001 - every failure is the caller's error
             self.error = exc
             await self.stop()
         finally:
             self.ready.set()
+
+    async def _take_standby(self) -> bool:
+        """Become a standby instance of this runtime, given this function (standby.py); False if none fits."""
+        standby = self.standbys and await self.standbys.take(self.spec)
+        if not standby:
+            return False
+        try:
+            await self.standbys.assign(standby, self.spec)
+        except Exception as exc:  # noqa: BLE001 - it died or refused: start afresh instead
+            log.warning("standby instance %s could not take %s: %s", standby.id, self.spec.function, exc)
+            await standby.stop()
+            return False
+        self.id, self.log, self.started = standby.id, standby.log, standby.started
+        log.info("instance %s of %s/%s taken over from the standby pool", self.id, self.spec.service,
+                 self.spec.function)
+        return True
 
     async def _wait_listening(self) -> None:
         """Check the port whenever the instance prints something (our agents print their banner once

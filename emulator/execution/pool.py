@@ -13,6 +13,7 @@ from emulator.execution.agent import AgentClient
 from emulator.execution.backends.base import Backend
 from emulator.execution.instance import Instance
 from emulator.execution.spec import InstanceSpec
+from emulator.execution.standby import Standbys
 
 log = logging.getLogger("fc_emulator.pool")
 
@@ -30,10 +31,11 @@ class Lease:
 
 
 class FunctionPool:
-    def __init__(self, key: tuple, backend: Backend, agent: AgentClient):
+    def __init__(self, key: tuple, backend: Backend, agent: AgentClient, standbys: Standbys | None = None):
         self.key = key
         self.backend = backend
         self.agent = agent
+        self.standbys = standbys
         self.instances: list[Instance] = []
         self.revision: str | None = None
         self.provision_error = ""  # why the last provisioned instance failed to start (currentError)
@@ -52,7 +54,7 @@ class FunctionPool:
             self._new_instance(spec, f"provision-{int(time.time() * 1000)}", provisioned=True)
 
     def _new_instance(self, spec: InstanceSpec, request_id: str, provisioned: bool = False) -> Instance:
-        inst = Instance(spec, self.backend, self.agent, provisioned=provisioned)
+        inst = Instance(spec, self.backend, self.agent, provisioned=provisioned, standbys=self.standbys)
         self.instances.append(inst)
         asyncio.create_task(self._start(inst, request_id))
         return inst
@@ -140,9 +142,11 @@ class FunctionPool:
 class Pools:
     """Every function version's pool, and the idle reaper."""
 
-    def __init__(self, backend: Backend, agent: AgentClient, idle_timeout: float, max_instances: int):
+    def __init__(self, backend: Backend, agent: AgentClient, idle_timeout: float, max_instances: int,
+                 standbys: Standbys | None = None):
         self.backend = backend
         self.agent = agent
+        self.standbys = standbys  # pre-started instances a new one takes over (standby.py)
         self.idle_timeout = idle_timeout
         self.max_instances = max_instances
         self.pools: dict[tuple, FunctionPool] = {}
@@ -152,7 +156,7 @@ class Pools:
     def pool(self, key: tuple) -> FunctionPool:
         p = self.pools.get(key)
         if p is None:
-            p = self.pools[key] = FunctionPool(key, self.backend, self.agent)
+            p = self.pools[key] = FunctionPool(key, self.backend, self.agent, self.standbys)
         return p
 
     def find(self, key: tuple) -> FunctionPool | None:
@@ -175,10 +179,14 @@ class Pools:
             await asyncio.sleep(interval)
             for p in list(self.pools.values()):
                 p.reap(self.idle_timeout)
+            if self.standbys:
+                self.standbys.reap(self.idle_timeout)
 
     async def close(self) -> None:
         if self._reaper:
             self._reaper.cancel()
+        if self.standbys:
+            await self.standbys.close()
         await asyncio.gather(*(p.close() for p in self.pools.values()), return_exceptions=True)
         await self.agent.close()
         await asyncio.to_thread(self.backend.close)

@@ -18,8 +18,9 @@ const fclog = require('./fclog');
 const fchttp = require('./fchttp');
 
 const env = process.env;
-const CODE_DIR = path.resolve(env.FC_FUNC_CODE_PATH || '/code');
-const OPT_DIR = env.FC_EMULATOR_OPT_DIR || '/opt';
+// The function's folders: from the environment at start, or at POST /assign for a standby instance.
+let CODE_DIR = path.resolve(env.FC_FUNC_CODE_PATH || '/code');
+let OPT_DIR = env.FC_EMULATOR_OPT_DIR || '/opt';
 const NODE_MAJOR = parseInt(process.versions.node, 10);
 const RUNTIME = env.FC_RUNTIME || `nodejs${NODE_MAJOR}`;
 const RUNTIME_MAJOR = parseInt((RUNTIME.match(/(\d+)/) || [])[1], 10) || NODE_MAJOR;
@@ -95,8 +96,9 @@ const isAgentLine = (line) => line.includes(AGENT_DIR) || line.includes('AsyncLo
   line.includes('Domain.run') || /\(domain\.js:\d/.test(line);
 
 // Paths as the instance shows them on FC (/code/index.js), never the process backend's host folders.
-const SHOWN = [[CODE_DIR, '/code'], [path.resolve(OPT_DIR), '/opt'], [__dirname, '/var/fc/runtime/nodejs']]
+const shownPaths = () => [[CODE_DIR, '/code'], [path.resolve(OPT_DIR), '/opt'], [__dirname, '/var/fc/runtime/nodejs']]
   .filter((p) => p[0] !== p[1]);
+let SHOWN = shownPaths();
 function shown(text) {
   return SHOWN.reduce((t, p) => t.split(p[0] + path.sep).join(p[1] + '/'), text);
 }
@@ -336,8 +338,33 @@ function plainAnswer(res, status, obj) {
   res.end(body);
 }
 
+// A standby instance (FC_EMULATOR_STANDBY in its first environment) starts without a function and gets
+// it from POST /assign (docs/runtime-protocol.md): exactly the environment a fresh start would have had.
+let standby = !!env.FC_EMULATOR_STANDBY;
+
+function assign(res, body) {
+  const given = JSON.parse(body.toString('utf8')).env;
+  Object.keys(env).forEach((k) => delete env[k]);
+  Object.keys(given).forEach((k) => (env[k] = given[k]));
+  CODE_DIR = path.resolve(env.FC_FUNC_CODE_PATH || '/code');
+  OPT_DIR = env.FC_EMULATOR_OPT_DIR || '/opt';
+  SHOWN = shownPaths();
+  setupNodePath();
+  try {
+    process.chdir(CODE_DIR); // a fresh instance starts in its code folder
+  } catch (_) {
+    /* as a fresh start would: the calls fail on their own terms */
+  }
+  standby = false;
+  plainAnswer(res, 200, {});
+}
+
 function dispatch(req, res, body) {
   const q = req.url.indexOf('?');
+  if (standby) {
+    if (req.url === '/assign') return assign(res, body);
+    return plainAnswer(res, 400, { errorMessage: 'this standby instance has no function yet' });
+  }
   const route = CALLS[q < 0 ? req.url : req.url.slice(0, q)];
   if (!route) return plainAnswer(res, 400, { errorMessage: `Unknown agent path ${req.method} ${req.url}` });
   if (dying) return plainAnswer(res, 503, { errorMessage: 'The instance is exiting after an uncaught exception' });
@@ -440,7 +467,7 @@ process.on('SIGINT', () => process.exit(130));
 // ---------------------------------------------------------------------------------------------
 // Start.
 
-setupNodePath();
+if (!standby) setupNodePath();
 fclog.installConsole();
 
 // Large x-fc-http-params headers (Node < 12.15 needs the --max-http-header-size flag instead);

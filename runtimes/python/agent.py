@@ -288,8 +288,12 @@ def _text(exc):
 
 
 # Where the code and layers are here (the process backend's host folders) -> where FC has them.
-_SHOWN = [(d.rstrip("/") + "/", fc + "/") for d, fc in ((CODE_DIR, "/code"), (OPT_DIR, "/opt"))
-          if d.rstrip("/") != fc]
+def _shown_paths():
+    return [(d.rstrip("/") + "/", fc + "/") for d, fc in ((CODE_DIR, "/code"), (OPT_DIR, "/opt"))
+            if d.rstrip("/") != fc]
+
+
+_SHOWN = _shown_paths()
 
 
 def _shown(value):
@@ -569,6 +573,9 @@ class AgentHandler(BaseHTTPRequestHandler):
         h = {k.lower(): v for k, v in self.headers.items()}
         body = self._read_body(h)
         path = self.path.split("?", 1)[0]
+        if _standby:  # not yet assigned: /assign is the only call (docs/runtime-protocol.md)
+            return self._assign(body) if path == "/assign" else self._answer(
+                400, b'{"errorMessage": "this standby instance has no function yet"}', content_type="application/json")
         kind = KINDS.get(path) or KINDS.get(h.get("x-fc-control-path", ""))
         if kind is None:
             self._answer(400, _to_bytes(to_json({"errorMessage": "unknown path '%s'" % path})),
@@ -618,6 +625,19 @@ class AgentHandler(BaseHTTPRequestHandler):
         finally:
             _request_id.set(None)
 
+    def _assign(self, body):
+        """A standby instance receives its function: exactly the environment a fresh start would have had,
+        then the same set-up (code and layers on sys.path, working folder, logging)."""
+        global _standby
+        env = json.loads(body.decode("utf-8"))["env"]
+        if PY2:
+            env = dict((k.encode("utf-8"), v.encode("utf-8")) for k, v in env.items())
+        os.environ.clear()
+        os.environ.update(env)
+        _configure()
+        _standby = False
+        self._answer(200, b"{}", content_type="application/json")
+
     def _fail(self, word, request_id, error):
         logging.getLogger().error(error)
         _say("FC %s End RequestId: %s, Error: Unhandled function error" % (word, request_id))
@@ -657,17 +677,18 @@ def _line_buffered(stream):
         return stream
 
 
-def main():
-    global OUT, ERR
-    # Output reaches the instance log line by line (a killed instance keeps its logs); user code
-    # prints to the same objects, so its lines and ours keep their order.
-    sys.stdout = OUT = _line_buffered(OUT)
-    sys.stderr = ERR = _line_buffered(ERR)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+# A standby instance (FC_EMULATOR_STANDBY in its first environment) starts without a function and
+# gets it from POST /assign; until then it answers nothing else.
+_standby = False
 
-    # sys.path: code dir first, then the layer dirs (runtimes.md §1, §4.1); never the agent's dir.
-    agent_dir = os.path.dirname(AGENT_FILE)
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != agent_dir]
+
+def _configure():
+    """What depends on the function: its code and layers on sys.path, the working folder, logging."""
+    global CODE_DIR, OPT_DIR, _SHOWN
+    CODE_DIR = os.environ.get("FC_FUNC_CODE_PATH") or "/code"
+    OPT_DIR = os.environ.get("FC_EMULATOR_OPT_DIR") or "/opt"
+    _SHOWN = _shown_paths()
+    # sys.path: code dir first, then the layer dirs (runtimes.md §1, §4.1)
     v = sys.version_info
     sys.path[0:0] = [CODE_DIR,
                      os.path.join(OPT_DIR, "python", "lib", "python%d.%d" % (v[0], v[1]), "site-packages"),
@@ -677,6 +698,23 @@ def main():
     except OSError:
         pass
     _setup_logging()
+
+
+def main():
+    global OUT, ERR, _standby
+    # Output reaches the instance log line by line (a killed instance keeps its logs); user code
+    # prints to the same objects, so its lines and ours keep their order.
+    sys.stdout = OUT = _line_buffered(OUT)
+    sys.stderr = ERR = _line_buffered(ERR)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+    # never the agent's own folder on sys.path
+    agent_dir = os.path.dirname(AGENT_FILE)
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != agent_dir]
+    _standby = bool(os.environ.get("FC_EMULATOR_STANDBY"))
+    if not _standby:
+        _configure()
+    v = sys.version_info
 
     if RUNTIME.startswith("python") and not RUNTIME.startswith("python%d" % v[0]):
         # e.g. python2.7 on a Python 3 someone pointed it at: Python 2 code will fail

@@ -58,8 +58,17 @@ class Backend(ABC):
     name: str = "?"
 
     @abstractmethod
-    def start(self, spec: InstanceSpec, instance_id: str, log: InstanceLog) -> Started:
-        """Start the server (blocking: called from a worker thread)."""
+    def start(self, spec: InstanceSpec, instance_id: str, log: InstanceLog, standby: bool = False) -> Started:
+        """Start the server (blocking: called from a worker thread); `standby`: one that waits for its
+        function (only backends whose `standby_key` is not None are asked)."""
+
+    def standby_key(self, spec: InstanceSpec) -> tuple | None:
+        """What makes standby instances for `spec` interchangeable (standby.py); None: always a fresh start."""
+        return None
+
+    def assign(self, started: Started, spec: InstanceSpec) -> dict[str, str]:
+        """Give a standby `spec`'s code, layers and limits (blocking); the environment the agent is to take."""
+        raise NotImplementedError
 
     @abstractmethod
     def alive(self, started: Started) -> bool:

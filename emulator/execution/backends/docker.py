@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -21,9 +22,9 @@ from docker.utils.socket import frames_iter
 
 from emulator.config import Settings
 from emulator.execution import catalog
-from emulator.execution.artifacts import Artifacts
+from emulator.execution.artifacts import Artifacts, link_tree
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
-from emulator.execution.environment import instance_env
+from emulator.execution.environment import instance_env, standby_env, standby_fits
 from emulator.execution.logs import InstanceLog
 from emulator.execution.launch import agent_command
 from emulator.execution.spec import InstanceSpec, container_command
@@ -62,6 +63,7 @@ class DockerBackend(Backend):
         self.network = settings.docker_network
         self._inspect_self()
         self._images_seen: set[str] = set()
+        self.standby_dir = settings.data_dir / "standby"  # each standby's /code (and /opt) until assigned
 
     def _inspect_self(self) -> None:
         """When we run in a container, learn our mounts and network (docker compose)."""
@@ -105,19 +107,29 @@ class DockerBackend(Backend):
         return {LABEL: "1", f"{LABEL}.owner": self.owner, f"{LABEL}.instance": instance_id,
                 f"{LABEL}.function": f"{spec.service}/{spec.function}", f"{LABEL}.version": spec.version_id}
 
-    def _container_args(self, spec: InstanceSpec, instance_id: str) -> dict:
+    def _container_args(self, spec: InstanceSpec, instance_id: str, standby: bool = False) -> dict:
         port = spec.ca_port if spec.kind in ("custom", "container") else AGENT_PORT
         mem = f"{spec.memory_mb}m"
         volumes = {}
+        code_dir, opt_dir = spec.code_dir, spec.opt_dir
+        if standby:  # empty folders that receive the function's code and layers at assignment (artifacts.link_tree)
+            code_dir = self.standby_dir / instance_id / "code"
+            opt_dir = opt_dir and self.standby_dir / instance_id / "opt"
+            for d in filter(None, (code_dir, opt_dir)):
+                d.mkdir(parents=True)
         if spec.kind != "container":
-            volumes[self.host_path(spec.code_dir)] = {"bind": "/code", "mode": "ro"}
+            volumes[self.host_path(code_dir)] = {"bind": "/code", "mode": "ro"}
             volumes[self.host_path(self.artifacts.runtimes_dir)] = {"bind": "/var/fc/runtime", "mode": "ro"}
-            if spec.opt_dir:
-                volumes[self.host_path(spec.opt_dir)] = {"bind": "/opt", "mode": "ro"}
+            if opt_dir:
+                volumes[self.host_path(opt_dir)] = {"bind": "/opt", "mode": "ro"}
+        env = instance_env(spec, instance_id, code_path="/code", port=port, opt_path="/opt" if spec.opt_dir else None)
+        labels = self._labels(instance_id, spec)
+        if standby:
+            env = standby_env(env)
+            labels.update({f"{LABEL}.function": "", f"{LABEL}.version": "", f"{LABEL}.standby": "1"})
         args = dict(
-            image=self.image_for(spec), name=f"fc-{instance_id}", detach=True, labels=self._labels(instance_id, spec),
-            environment=instance_env(spec, instance_id, code_path="/code", port=port,
-                                     opt_path="/opt" if spec.opt_dir else None),
+            image=self.image_for(spec), name=f"fc-{instance_id}", detach=True, labels=labels,
+            environment=env,
             volumes=volumes, tmpfs={"/tmp": f"rw,size={TMP_SIZE},mode=1777"}, mem_limit=mem, memswap_limit=mem,
             stdin_open=False, tty=False)
         if spec.builtin_agent:
@@ -139,23 +151,56 @@ class DockerBackend(Backend):
             args["ports"] = {f"{port}/tcp": ("127.0.0.1", free_port())}
         return args | {"_port": port}
 
-    def start(self, spec: InstanceSpec, instance_id: str, log_: InstanceLog) -> Started:
-        args = self._container_args(spec, instance_id)
+    def start(self, spec: InstanceSpec, instance_id: str, log_: InstanceLog, standby: bool = False) -> Started:
+        """Start an instance of `spec`; with `standby`, a container of its runtime that waits for its function
+        (standby.py): same image, command, mounts and limits, empty /code (and /opt), only the
+        function-independent part of the environment; `assign` gives it the rest."""
+        self._check_image(self.image_for(spec), spec.runtime)
+        args = self._container_args(spec, instance_id, standby)
         port = args.pop("_port")
-        self._check_image(args["image"], spec.runtime)
         try:
             container = self.client.containers.run(**args)
         except ImageNotFound:
             raise StartFailed(build_hint(args["image"], spec.runtime)) from None
         except APIError as exc:
             self._remove(args["name"])  # created but not started (e.g. the command can't be executed)
+            shutil.rmtree(self.standby_dir / instance_id, ignore_errors=True)
             raise StartFailed(f"the instance container could not be started: {exc.explanation or exc}") from None
         threading.Thread(target=_pump, args=(container, log_), name=f"log-{instance_id}", daemon=True).start()
         if self.network:
             host, host_port = container.name, port
         else:
             host, host_port = "127.0.0.1", args["ports"][f"{port}/tcp"][1]
-        return Started(instance_id, host, host_port, log_, handle=container, extra={"port": port})
+        return Started(instance_id, host, host_port, log_, handle=container,
+                       extra={"port": port, "memory_mb": spec.memory_mb})
+
+    def standby_key(self, spec: InstanceSpec) -> tuple | None:
+        """What makes standby containers of `spec` interchangeable (standby.py): image, command (Node's heap
+        size is in it) and whether /opt is mounted; None if none can serve it. The memory limit is set at
+        assignment."""
+        if spec.kind not in ("python", "nodejs") or not standby_fits(spec):
+            return None
+        argv = agent_command(spec, catalog.get(spec.runtime).interpreter, "/var/fc/runtime")
+        return (spec.runtime, self.image_for(spec), tuple(argv), spec.opt_dir is not None)
+
+    def assign(self, started: Started, spec: InstanceSpec) -> dict[str, str]:
+        """Make a standby `spec`'s instance: its code (and layers) under the mounted folders, its memory limit
+        (`docker update`); returns the environment of a fresh start, which the caller hands to the agent."""
+        folder = self.standby_dir / started.instance_id
+        link_tree(spec.code_dir, folder / "code")
+        if spec.opt_dir:
+            link_tree(spec.opt_dir, folder / "opt")
+        if started.extra["memory_mb"] != spec.memory_mb:
+            mem = f"{spec.memory_mb}m"
+            try:
+                started.handle.update(mem_limit=mem, memswap_limit=mem)
+            except APIError as exc:
+                raise StartFailed(f"the instance's memory limit could not be set: {exc.explanation or exc}") from None
+            started.extra["memory_mb"] = spec.memory_mb
+        env = instance_env(spec, started.instance_id, code_path="/code", port=started.extra["port"],
+                           opt_path="/opt" if spec.opt_dir else None)
+        started.extra["env"] = env  # InstanceExec: the container's own environment is the standby's first one
+        return env
 
     def _remove(self, name: str) -> None:
         try:
@@ -191,6 +236,7 @@ class DockerBackend(Backend):
             pass
         except APIError as exc:
             log.warning("could not remove container %s: %s", started.handle.name, exc)
+        shutil.rmtree(self.standby_dir / started.instance_id, ignore_errors=True)
 
     def max_memory_mb(self, started: Started) -> float | None:
         cid = started.handle.id
@@ -234,7 +280,7 @@ class DockerBackend(Backend):
 
     def exec_start(self, started: Started, argv: list[str], tty: bool, stdin: bool) -> ExecSession:
         """`docker exec`: the container's own working folder and environment."""
-        return DockerExec(self.client.api, started.handle.id, argv, tty, stdin)
+        return DockerExec(self.client.api, started.handle.id, argv, tty, stdin, started.extra.get("env"))
 
     def _ours(self):
         return self.client.containers.list(all=True, filters={"label": f"{LABEL}.owner={self.owner}"})
@@ -246,6 +292,7 @@ class DockerBackend(Backend):
                 c.remove(force=True)
             except (NotFound, APIError):
                 pass
+        shutil.rmtree(self.standby_dir, ignore_errors=True)
         return len(leftovers)
 
     def close(self) -> None:
@@ -257,10 +304,10 @@ class DockerExec(ExecSession):
     """InstanceExec on the Docker backend: exec_create + exec_start(socket=True) on the raw socket;
     without a tty the engine multiplexes stdout and stderr in 8-byte-headed frames."""
 
-    def __init__(self, api, container_id: str, argv: list[str], tty: bool, stdin: bool):
+    def __init__(self, api, container_id: str, argv: list[str], tty: bool, stdin: bool, env: dict | None = None):
         self.api = api
-        try:
-            self.exec_id = api.exec_create(container_id, argv, stdin=stdin, tty=tty)["Id"]
+        try:  # env: a standby's function environment (the container's own is a part of it)
+            self.exec_id = api.exec_create(container_id, argv, stdin=stdin, tty=tty, environment=env)["Id"]
             sock = api.exec_start(self.exec_id, tty=tty, socket=True)
         except (NotFound, APIError) as exc:
             raise StartFailed(f"exec: {exc.explanation or exc}") from None

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from emulator.execution.backends import isolation
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
-from emulator.execution.environment import instance_env
+from emulator.execution.environment import instance_env, standby_env, standby_fits
 from emulator.execution.launch import agent_command
 from emulator.execution.logs import InstanceLog
 from emulator.execution.spec import InstanceSpec
@@ -65,7 +65,28 @@ class ProcessBackend(Backend):
         return [code + arg[len("/code"):] if arg == "/code" or arg.startswith("/code/") else arg
                 for arg in spec.command]
 
-    def start(self, spec: InstanceSpec, instance_id: str, log: InstanceLog) -> Started:
+    def _env(self, spec: InstanceSpec, instance_id: str, tmp: Path, port: int) -> tuple[dict, str, tuple | None]:
+        """The instance's environment; the built-in modules' notice and (host folder, FC's folder)."""
+        # MALLOC_ARENA_MAX: glibc would reserve a 64 MB arena per thread, exhausting RLIMIT_AS under load.
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), "TMPDIR": str(tmp),
+               "MALLOC_ARENA_MAX": "2",
+               **instance_env(spec, instance_id, code_path=str(spec.code_dir), port=port,
+                              host="127.0.0.1", opt_path=str(spec.opt_dir) if spec.opt_dir else None),
+               isolation.OWNER_ENV: self.owner}  # finds every process of the instance (isolation.py)
+        notice, modules = "", None
+        if builtin_modules.module_set(spec.runtime):  # FC's built-in modules (oss2, raw-body, ...), after code, layers
+            notice, modules = builtin_modules.instance_paths(
+                spec, self.interpreters.lookup(spec.runtime).version, env)
+        return env, notice, modules
+
+    def _memory_limit(self, spec: InstanceSpec) -> int | None:
+        headroom = ADDRESS_SPACE_HEADROOM_MB + THREAD_STACK_MB * spec.concurrency
+        return (spec.memory_mb + headroom) * 1024 * 1024 if spec.kind == "python" else None
+
+    def start(self, spec: InstanceSpec, instance_id: str, log: InstanceLog, standby: bool = False) -> Started:
+        """Start an instance of `spec`; with `standby`, an agent of its runtime that waits for its function
+        (standby.py): only the function-independent part of the environment, no memory limit yet, its own
+        folder as working folder; `assign` gives it the rest."""
         if spec.kind == "container":
             raise StartFailed("custom-container functions need the Docker backend (fc-emulator serve --executor docker)")
         workdir = self.instances_dir / instance_id
@@ -74,34 +95,27 @@ class ProcessBackend(Backend):
         port = free_port()
         # a custom runtime's own server gets a network namespace when it can, so it can listen on caPort
         netns = spec.kind == "custom" and not isolation.netns_problem(self.instance_network)
-        # MALLOC_ARENA_MAX: glibc would reserve a 64 MB arena per thread, exhausting RLIMIT_AS under load.
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), "TMPDIR": str(tmp),
-               "MALLOC_ARENA_MAX": "2",
-               **instance_env(spec, instance_id, code_path=str(spec.code_dir), port=spec.ca_port if netns else port,
-                              host="127.0.0.1", opt_path=str(spec.opt_dir) if spec.opt_dir else None),
-               isolation.OWNER_ENV: self.owner}  # finds every process of the instance (isolation.py)
+        env, notice, modules = self._env(spec, instance_id, tmp, spec.ca_port if netns else port)
         cmd = self._command(spec, log)
-        modules = None
-        if builtin_modules.module_set(spec.runtime):  # FC's built-in modules (oss2, raw-body, ...), after code, layers
-            notice, modules = builtin_modules.instance_paths(
-                spec, self.interpreters.lookup(spec.runtime).version, env)
-            if notice:
-                log.feed(notice)
+        if notice:
+            log.feed(notice)
         run_as = self.users.for_paths([cmd[0] if os.path.isabs(cmd[0]) else None, spec.code_dir, spec.opt_dir,
                                        self.runtimes_dir if spec.builtin_agent else None, modules and modules[0]])
         if isinstance(run_as, str):
             raise StartFailed(run_as)
         run_as.own(tmp)
-        headroom = ADDRESS_SPACE_HEADROOM_MB + THREAD_STACK_MB * spec.concurrency
-        limit = (spec.memory_mb + headroom) * 1024 * 1024 if spec.kind == "python" else None
+        limit = self._memory_limit(spec)
+        cwd = spec.code_dir
+        if standby:
+            env, limit, cwd = standby_env(env), None, tmp
 
         cgroup = self.cgroups.create(instance_id)
         emulator_pid = os.getpid()
 
         if not netns and SETPRIV:
-            proc = self._spawn_fast(spec, cmd, env, run_as, cgroup, limit)
+            proc = self._spawn_fast(spec, cmd, env, run_as, cgroup, limit, cwd)
         else:
-            proc = self._spawn(spec, cmd, env, run_as, cgroup, limit, netns, emulator_pid)
+            proc = self._spawn(spec, cmd, env, run_as, cgroup, limit, netns, emulator_pid, cwd)
         relay = None
         if netns:
             try:
@@ -110,20 +124,57 @@ class ProcessBackend(Backend):
                 self._kill(proc, cgroup, instance_id)
                 raise StartFailed(f"the instance's network could not be set up: {exc.strerror or exc}") from None
         (workdir / "pid").write_text(str(proc.pid))  # so a restarted emulator can clean up after a kill -9
+        if standby:
+            (workdir / "standby").touch()  # not counted as a function's instance when swept
         # the instance's output names paths as the instance would see them on FC, never the host's
-        shown = [(str(spec.code_dir), "/code"), (str(self.runtimes_dir), "/var/fc/runtime"), (str(tmp), "/tmp")]
-        if spec.opt_dir:
-            shown.append((str(spec.opt_dir), "/opt"))
+        shown = [(str(self.runtimes_dir), "/var/fc/runtime"), (str(tmp), "/tmp")]
         if modules:
             shown.append(modules)
+        if not standby:
+            shown[0:0] = _function_paths(spec)
         threading.Thread(target=_pump, args=(proc, log, shown), name=f"log-{instance_id}", daemon=True).start()
         extra = {"workdir": workdir, "cgroup": cgroup, "relay": relay, "ca_port": spec.ca_port,
-                 "host_network": spec.kind == "custom" and not netns, "checked": 0.0}
+                 "host_network": spec.kind == "custom" and not netns, "checked": 0.0, "shown": shown}
         return Started(instance_id, "127.0.0.1", relay.port if relay else port, log, handle=proc, extra=extra)
+
+    def standby_key(self, spec: InstanceSpec) -> tuple | None:
+        """What makes standbys of `spec` interchangeable (standby.py): the agent's command line (interpreter,
+        and Node's heap size), the user it runs as and the built-in modules; None if none can serve it."""
+        if spec.kind not in STANDBY_KINDS or not standby_fits(spec):
+            return None
+        try:
+            found = self.interpreters.resolve(spec)
+        except StartFailed:
+            return None
+        cmd = agent_command(spec, found.path, str(self.runtimes_dir))
+        modules = builtin_modules.module_set(spec.runtime) and builtin_modules.instance_paths(
+            spec, found.version, {})[1]
+        run_as = self.users.for_paths([cmd[0], spec.code_dir, spec.opt_dir, self.runtimes_dir,
+                                       modules and modules[0]])
+        if isinstance(run_as, str):
+            return None
+        return (spec.runtime, tuple(cmd), run_as.uid, run_as.gid, modules)
+
+    def assign(self, started: Started, spec: InstanceSpec) -> dict[str, str]:
+        """Make a standby `spec`'s instance: its memory limit on the process now; the environment of a fresh
+        start, which the caller hands to the agent (POST /assign)."""
+        proc: subprocess.Popen = started.handle
+        tmp = started.extra["workdir"] / "tmp"
+        env = self._env(spec, started.instance_id, tmp, started.port)[0]
+        limit = self._memory_limit(spec)
+        if limit:
+            try:
+                resource.prlimit(proc.pid, resource.RLIMIT_AS, (limit, limit))
+            except OSError:
+                raise StartFailed("the instance exited before it was ready to serve") from None
+        started.extra["shown"][0:0] = _function_paths(spec)
+        (started.extra["workdir"] / "standby").unlink(missing_ok=True)
+        started.extra["env"] = env  # InstanceExec: /proc/<pid>/environ still shows the standby's first one
+        return env
 
 
     def _spawn(self, spec: InstanceSpec, cmd: list[str], env: dict, run_as: InstanceUser, cgroup: str | None,
-               limit: int | None, netns: bool, emulator_pid: int) -> subprocess.Popen:
+               limit: int | None, netns: bool, emulator_pid: int, cwd: Path) -> subprocess.Popen:
         """fork + preexec_fn: what a network namespace needs (unshare in the child)."""
         def limits():
             # root's work first (cgroup, namespace), then any change of user, then the death signal
@@ -141,14 +192,14 @@ class ProcessBackend(Backend):
 
         try:
             return self._spawner.submit(
-                subprocess.Popen, cmd, cwd=spec.code_dir, env=env, stdin=subprocess.DEVNULL,
+                subprocess.Popen, cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=limits).result()
         except (OSError, subprocess.SubprocessError) as exc:
             raise self._start_failed(spec, cmd, cgroup, exc) from None
 
     def _spawn_fast(self, spec: InstanceSpec, cmd: list[str], env: dict, run_as: InstanceUser, cgroup: str | None,
-                    limit: int | None) -> subprocess.Popen:
+                    limit: int | None, cwd: Path) -> subprocess.Popen:
         """No preexec_fn, so Python can vfork (forking the emulator costs ~20 ms per start): setpriv
         (util-linux) sets the death signal just before the agent's exec, after any change of user; the
         memory limit and the cgroup follow right after the start, before the agent starts anything."""
@@ -159,7 +210,7 @@ class ProcessBackend(Backend):
             raise self._start_failed(spec, cmd, cgroup, OSError(code, os.strerror(code)))
         try:
             proc = self._spawner.submit(
-                subprocess.Popen, [SETPRIV, "--pdeathsig", "KILL"] + cmd, cwd=spec.code_dir, env=env,
+                subprocess.Popen, [SETPRIV, "--pdeathsig", "KILL"] + cmd, cwd=cwd, env=env,
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                 **run_as.popen_kwargs()).result()
         except (OSError, subprocess.SubprocessError) as exc:
@@ -268,6 +319,7 @@ class ProcessBackend(Backend):
             cwd = os.readlink(f"/proc/{pid}/cwd")
             raw = Path(f"/proc/{pid}/environ").read_bytes()
             env = dict(item.split("=", 1) for item in raw.decode("utf-8", "replace").split("\0") if "=" in item)
+            env = started.extra.get("env") or env  # a standby's environ is its first one, not its function's
         except OSError:
             raise StartFailed("the instance is no longer running") from None
         return ProcessExec(argv, cwd, env, tty, stdin, self.users.of_process(pid))
@@ -282,8 +334,8 @@ class ProcessBackend(Backend):
         count = 0
         for d in self.instances_dir.iterdir():
             _kill_orphan(d)
+            count += not (d / "standby").exists()  # standbys had no function yet: not worth a word
             shutil.rmtree(d, ignore_errors=True)
-            count += 1
         return count
 
     def close(self) -> None:
@@ -297,6 +349,14 @@ class ProcessBackend(Backend):
             except OSError:
                 pass
         self._spawner.shutdown(wait=False)
+
+
+STANDBY_KINDS = ("python", "nodejs")  # agents that can start before their function (standby.py)
+
+
+def _function_paths(spec: InstanceSpec) -> list[tuple[str, str]]:
+    """The function's host folders in the instance's output -> where FC has them."""
+    return [(str(spec.code_dir), "/code")] + ([(str(spec.opt_dir), "/opt")] if spec.opt_dir else [])
 
 
 def _persists(started: Started, seconds: float = 0.5) -> bool:
