@@ -415,3 +415,13 @@ def test_a_code_packages_own_psr7_copy_wins(pfc, pserver, account, tmp_path):
     # FC's agent builds the URI without a scheme: PSR-7's parser takes all of it for the path (§13.5)
     assert r.headers["X-Uri-Path"] == f"{account}.cn-hangzhou.fc.aliyuncs.com{V1}/proxy/svc/fn/p"
     assert r.headers["X-Target"] == f"{account}.cn-hangzhou.fc.aliyuncs.com{V1}/proxy/svc/fn/p?x=1"
+
+
+def test_initializer_error_fails_the_call_and_is_retried(pfc, pserver, account, tmp_path):
+    code = ("<?php\nfunction initializer($context) {\n    throw new RuntimeException('init failed');\n}\n"
+            "function handler($event, $context) {\n    return 'never';\n}\n")
+    deploy(pfc, tmp_path, {"index.php": code}, runtime="php7.2", initializer="index.initializer")
+    for _ in range(2):  # the instance is destroyed and the next call runs the initializer again
+        r = invoke(pserver, account, b"x")
+        assert r.headers["X-Fc-Error-Type"] == "UnhandledInvocationError", r.text
+        assert r.json()["errorType"] == "RuntimeException" and r.json()["errorMessage"] == "init failed", r.text

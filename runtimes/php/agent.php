@@ -67,7 +67,7 @@ class Agent
         }
         set_include_path(get_include_path() . PATH_SEPARATOR . $optDir . '/php');  // layers' PHP libraries
         @chdir($codeDir);
-        $GLOBALS['fcLogger'] = new Logger('fc');
+        $GLOBALS['fcLogger'] = Runtime::$log = new Logger('fc');
         // PSR-7 interfaces and RingCentral\Psr7\Response: our copies load only when nothing else declares them
         // (a Composer autoloader, registered later with prepend, is asked first)
         spl_autoload_register(function ($class) {

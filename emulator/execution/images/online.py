@@ -27,6 +27,9 @@ def dockerfile(rt: Runtime) -> str:
     if rt.family == catalog.CUSTOM:
         major = CUSTOM_NODE.get(rt.name, 20)
         lines.append(f"COPY --from=node:{major}-slim /usr/local/bin/node /usr/local/bin/node")
+    if rt.family == catalog.PHP:  # FC's extensions (runtimes.md §13.9) that build from PHP's own sources, no apt
+        lines.append("RUN docker-php-ext-install -j2 bcmath calendar exif mysqli pcntl pdo_mysql shmop sockets "
+                     "sysvmsg sysvsem sysvshm")
     lines += builtin_modules_snippet(rt).splitlines()
     lines += [f'LABEL {labels.BUILD}="online" {labels.BASE}="{rt.online_base}"',
               "ENV LANG=C.UTF-8"]

@@ -11,6 +11,9 @@ class Runtime
     /** @var bool user code is running: its warnings and notices are fatal (set_error_handler below) */
     public static $inUser = false;
 
+    /** @var Logger the agent's own reference to $GLOBALS['fcLogger'] (user code may reassign that global) */
+    public static $log;
+
     private static $kinds = array(
         // path => [log marker word, handler header, kind]
         '/invoke' => array('Invoke', 'x-fc-function-handler', 'event'),
@@ -87,7 +90,8 @@ class Runtime
 
     private function fail($word, $rid, $error, $type)
     {
-        $GLOBALS['fcLogger']->error($error);
+        self::flushUserOutput();
+        self::$log->error($error);
         self::say("FC $word End RequestId: $rid, Error: Unhandled function error");
         return array(404, $error, array('Content-Type: ' . $type));
     }
