@@ -45,6 +45,7 @@ def language_from(run: Callable[[list[str]], str], rt: Runtime) -> str:
         except Exception:  # noqa: BLE001 - a missing interpreter: say so, the image is still usable for others
             line = f"no {argv[0]}"
         line = re.sub(r'^openjdk version "([^"]+)".*', r"OpenJDK \1", line)  # -> "OpenJDK 11.0.24"
+        line = re.sub(r"^Microsoft\.NETCore\.App (\S+).*", r".NET Core \1", line)  # `dotnet --list-runtimes`
         parts.append(prefix + re.sub(r"\s*\(.*$", "", line).replace('"', ""))  # "PHP 7.4.33 (cli) ..." -> "PHP 7.4.33"
     return ", ".join(parts)
 
@@ -56,7 +57,7 @@ def _wanted(rt: Runtime) -> str | None:
 
 def _found(rt: Runtime, language: str) -> str | None:
     patterns = {catalog.PYTHON: r"Python (\d+\.\d+)", catalog.NODEJS: r"v(\d+)\.", catalog.PHP: r"PHP (\d+\.\d+)",
-                catalog.JAVA: r"OpenJDK (?:1\.)?(\d+)", catalog.DOTNET: r"NETCore\.App (\d+\.\d+)"}
+                catalog.JAVA: r"OpenJDK (?:1\.)?(\d+)", catalog.DOTNET: r"(?:NETCore\.App|\.NET Core) (\d+\.\d+)"}
     pattern = patterns.get(rt.family)
     m = re.search(pattern, language) if pattern else None
     return m.group(1) if m else None
