@@ -68,10 +68,27 @@ def workload(runtime: str) -> Workload:
         return Workload(runtime, {"event-main": GO1_FIXTURE.read_bytes()}, "event-main", "")
     if runtime.startswith("java"):  # FC's demo fat jar (shared/fixtures/java): a StreamRequestHandler
         return Workload(runtime, {"java8-1.0.0.jar": JAVA_FIXTURE.read_bytes()}, "examples.Hello::handleRequest")
+    if runtime.startswith("dotnetcore"):  # a static Stream handler, compiled here with mcs (tests/test_dotnet.py)
+        return Workload(runtime, {"Bench.dll": dotnet_function()}, "Bench::Bench.Fn::Handler")
     if runtime.startswith("php"):
         return Workload(runtime, {"index.php": "<?php\nfunction handler($event, $context) {\n    return 'ok';\n}\n"},
                         "index.handler")
     raise SystemExit(f"no bench workload for runtime {runtime}")
+
+
+def dotnet_function() -> bytes:
+    """Bench.dll: `public static Stream Handler(Stream input)` answering ok."""
+    from emulator.execution import dotnet_agent
+    mcs, framework = dotnet_agent.mcs(), dotnet_agent.framework_dir()
+    if not mcs or not framework:
+        raise SystemExit("dotnetcore runtimes need mcs and the .NET Core 3.1 runtime (see scripts/test)")
+    with tempfile.TemporaryDirectory() as d:
+        src, out = Path(d) / "Bench.cs", Path(d) / "Bench.dll"
+        src.write_text("using System.IO;\nnamespace Bench {\n  public class Fn {\n    public static Stream Handler("
+                       "Stream input) { return new MemoryStream(new byte[] { 111, 107 }); }\n  }\n}\n")
+        subprocess.run([mcs, "-nostdlib", "-noconfig", "-target:library", f"-out:{out}",
+                        *dotnet_agent.references(framework), str(src)], check=True, capture_output=True, timeout=300)
+        return out.read_bytes()
 
 
 def spec_for(w: Workload, code_dir: Path):
@@ -242,12 +259,14 @@ class Agent:
 
 
 def agent_runtimes(work: Path) -> Path:
-    """runtimes/ as instances get it: a copy with the Java agent's compiled classes (java_agent.py)."""
-    from emulator.execution import java_agent
+    """runtimes/ as instances get it: a copy with the Java and .NET agents' compiled code (java_agent.py,
+    dotnet_agent.py)."""
+    from emulator.execution import dotnet_agent, java_agent
     copy = work / "runtimes"
     if not copy.exists():
         shutil.copytree(ROOT / "runtimes", copy, ignore=shutil.ignore_patterns("__pycache__"))
         java_agent.install(ROOT / "runtimes", copy)
+        dotnet_agent.install(ROOT / "runtimes", copy)
     return copy
 
 
