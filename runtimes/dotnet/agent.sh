@@ -7,7 +7,7 @@ here="${0%/*}"
 code="${FC_FUNC_CODE_PATH:-/code}"
 export LD_LIBRARY_PATH="$code:$code/lib:$code/runtimes/linux-x64/native${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PATH="$code:$PATH"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 DOTNET_TieredCompilation_QuickJitForLoops=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 if [ -z "$CLR_ICU_VERSION_OVERRIDE" ] && [ -z "$DOTNET_SYSTEM_GLOBALIZATION_INVARIANT" ]; then
   icu=0
   for lib in /usr/lib/*/libicuuc.so.[0-9]* /usr/lib/libicuuc.so.[0-9]* /usr/lib64/libicuuc.so.[0-9]*; do
