@@ -94,7 +94,8 @@ _ALL = [
     Runtime("java8", JAVA, "Java 8", "openjdk:8-jre-slim", "java11", False, interpreter="java", version="8"),
     Runtime("java11", JAVA, "Java 11", "openjdk:11-jre-slim", "java11", True, interpreter="java", version="11"),
     Runtime("php7.2", PHP, "PHP 7.2", "php:7.2-cli", "php7.4", False, interpreter="php", version="7.2"),
-    Runtime("dotnetcore2.1", DOTNET, ".NET Core 2.1", "mcr.microsoft.com/dotnet/core/runtime:2.1", "dotnet", False,
+    # the .NET agent is built against 3.1 (dotnet_agent.py): it cannot start on a 2.1 runtime, online either
+    Runtime("dotnetcore2.1", DOTNET, ".NET Core 2.1", "mcr.microsoft.com/dotnet/core/runtime:3.1", "dotnet", False,
             interpreter="dotnet", version="2.1"),
     Runtime("dotnetcore3.1", DOTNET, ".NET Core 3.1", "mcr.microsoft.com/dotnet/core/runtime:3.1", "dotnet", True,
             interpreter="dotnet", version="3.1"),
