@@ -342,9 +342,10 @@ function plainAnswer(res, status, obj) {
 // it from POST /assign (docs/runtime-protocol.md): exactly the environment a fresh start would have had.
 let standby = !!env.FC_EMULATOR_STANDBY;
 
+// What the emulator gave at start is a part of the function's environment; the container's own variables stay.
 function assign(res, body) {
   const given = JSON.parse(body.toString('utf8')).env;
-  Object.keys(env).forEach((k) => delete env[k]);
+  delete env.FC_EMULATOR_STANDBY;
   Object.keys(given).forEach((k) => (env[k] = given[k]));
   CODE_DIR = path.resolve(env.FC_FUNC_CODE_PATH || '/code');
   OPT_DIR = env.FC_EMULATOR_OPT_DIR || '/opt';

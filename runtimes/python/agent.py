@@ -626,13 +626,14 @@ class AgentHandler(BaseHTTPRequestHandler):
             _request_id.set(None)
 
     def _assign(self, body):
-        """A standby instance receives its function: exactly the environment a fresh start would have had,
-        then the same set-up (code and layers on sys.path, working folder, logging)."""
+        """A standby instance receives its function: the environment a fresh start would have had (what the
+        emulator gave it at start is a part of it; the container's own variables stay), then the same set-up
+        (code and layers on sys.path, working folder, logging)."""
         global _standby
         env = json.loads(body.decode("utf-8"))["env"]
         if PY2:
             env = dict((k.encode("utf-8"), v.encode("utf-8")) for k, v in env.items())
-        os.environ.clear()
+        os.environ.pop("FC_EMULATOR_STANDBY", None)
         os.environ.update(env)
         _configure()
         _standby = False

@@ -24,7 +24,7 @@ from emulator.config import Settings
 from emulator.execution import catalog
 from emulator.execution.artifacts import Artifacts, link_tree
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
-from emulator.execution.environment import instance_env, standby_env, standby_fits
+from emulator.execution.environment import STANDBY_FLAG, instance_env, standby_env, standby_fits
 from emulator.execution.logs import InstanceLog
 from emulator.execution.launch import agent_command
 from emulator.execution.spec import InstanceSpec, container_command
@@ -280,7 +280,10 @@ class DockerBackend(Backend):
 
     def exec_start(self, started: Started, argv: list[str], tty: bool, stdin: bool) -> ExecSession:
         """`docker exec`: the container's own working folder and environment."""
-        return DockerExec(self.client.api, started.handle.id, argv, tty, stdin, started.extra.get("env"))
+        env = started.extra.get("env")
+        if env is not None:  # a standby's container still has the variable that made it wait for its function
+            argv = ["env", "-u", STANDBY_FLAG, "--", *argv]
+        return DockerExec(self.client.api, started.handle.id, argv, tty, stdin, env)
 
     def _ours(self):
         return self.client.containers.list(all=True, filters={"label": f"{LABEL}.owner={self.owner}"})

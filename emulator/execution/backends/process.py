@@ -92,6 +92,8 @@ class ProcessBackend(Backend):
         workdir = self.instances_dir / instance_id
         tmp = workdir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
+        if standby:
+            (workdir / "standby").touch()  # not counted as a function's instance when swept
         port = free_port()
         # a custom runtime's own server gets a network namespace when it can, so it can listen on caPort
         netns = spec.kind == "custom" and not isolation.netns_problem(self.instance_network)
@@ -124,8 +126,6 @@ class ProcessBackend(Backend):
                 self._kill(proc, cgroup, instance_id)
                 raise StartFailed(f"the instance's network could not be set up: {exc.strerror or exc}") from None
         (workdir / "pid").write_text(str(proc.pid))  # so a restarted emulator can clean up after a kill -9
-        if standby:
-            (workdir / "standby").touch()  # not counted as a function's instance when swept
         # the instance's output names paths as the instance would see them on FC, never the host's
         shown = [(str(self.runtimes_dir), "/var/fc/runtime"), (str(tmp), "/tmp")]
         if modules:
