@@ -15,6 +15,7 @@ from emulator import __version__, errors
 from emulator.api import control, emulator_destinations, emulator_events, emulator_invocations, emulator_triggers
 from emulator.api.auth import authenticate_emulator
 from emulator.execution.standby import Standbys
+from emulator.api.front import Front
 from emulator.api.invocations import InvokeFastPath
 from emulator.api.proxy import CustomDomains
 from emulator.api.routes import mount_fc_api
@@ -66,7 +67,7 @@ class ErrorBarrier:
             await error_response(request, errors.internal_error())(scope, receive, send)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> Front:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
     db.create_all()
@@ -138,4 +139,4 @@ def create_app(settings: Settings) -> FastAPI:
                    emulator_events.router):
         app.include_router(router, dependencies=[Depends(authenticate_emulator)])
     mount_fc_api(app)
-    return app
+    return Front(app)

@@ -281,15 +281,16 @@ def serve(settings: Settings) -> None:
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    from emulator.api.http_protocol import FCHttpToolsProtocol
     from emulator.app import create_app
 
     _check_port_free(settings.host, settings.port)  # before anything says "serving"
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                 access_log=False, server_header=False, date_header=False,
-                # uvloop when installed (less CPU per call); h11, because httptools lower-cases header
-                # names and FC's SDKs read `Etag` and `X-Fc-Request-Id` case-sensitively (fc-api.md §0).
-                loop="auto", http="h11")
+                # uvloop when installed and httptools: half the CPU per request of h11 (header names
+                # keep their case through it: api/wire.py)
+                loop="auto", http=FCHttpToolsProtocol)
 
 
 def _check_port_free(host: str, port: int) -> None:

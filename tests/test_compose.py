@@ -30,7 +30,9 @@ def compose_emulator():
         if os.environ.get("FC_EMULATOR_TEST_DOCKER") == "1":
             pytest.fail(f"compose test required but not possible: {problem}")
         pytest.skip(problem)
-    if not list((ROOT / "wheels").glob("*.whl")):
+    wheels = list((ROOT / "wheels").glob("*.whl"))
+    if not wheels or min(w.stat().st_mtime for w in wheels) < (ROOT / "pyproject.toml").stat().st_mtime:
+        shutil.rmtree(ROOT / "wheels", ignore_errors=True)  # dependencies changed since they were built
         subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(ROOT / "wheels"), str(ROOT)],
                        check=True)
     port = free_port()

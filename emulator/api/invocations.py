@@ -89,7 +89,7 @@ async def _handle_async(request: Request, caller: Caller, svc: str, qualifier: s
     return Response(status_code=202, headers=headers)
 
 
-_INVOKE_PATH = re.compile(r"^/(?:2016-08-15|2021-04-06)/services/([^/]+)/functions/([^/]+)/invocations$")
+INVOKE_PATH = re.compile(r"^/(?:2016-08-15|2021-04-06)/services/([^/]+)/functions/([^/]+)/invocations$")
 
 
 class InvokeFastPath:
@@ -100,7 +100,7 @@ class InvokeFastPath:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        m = scope["type"] == "http" and scope["method"] == "POST" and _INVOKE_PATH.fullmatch(scope["path"])
+        m = scope["type"] == "http" and scope["method"] == "POST" and INVOKE_PATH.fullmatch(scope["path"])
         if not m:
             await self.app(scope, receive, send)
             return

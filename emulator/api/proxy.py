@@ -109,6 +109,21 @@ async def proxy(service: str, function: str, request: Request, rest: str = ""):
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0", ""}
 
 
+def request_host(scope) -> str:
+    """The Host header without its port, lower-case (on every request: keep it cheap)."""
+    raw = next((v for k, v in scope["headers"] if k == b"host"), b"")
+    return raw.decode("latin-1").rsplit(":", 1)[0].lower()
+
+
+def _is_local(host: str) -> bool:
+    return host in _LOCAL_HOSTS or host.replace(".", "").isdigit()
+
+
+def is_local_host(scope) -> bool:
+    """The emulator's own address (a loopback name or an IP): never a custom domain."""
+    return _is_local(request_host(scope))
+
+
 def route_for(routes: list[dict], path: str) -> dict | None:
     """The route whose path matches, the longest pattern first; `/x/*` matches /x and everything under it."""
     def matches(pattern: str) -> bool:
@@ -165,9 +180,8 @@ class CustomDomains:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        raw = next((v for k, v in scope["headers"] if k == b"host"), b"")  # on every request: keep it cheap
-        host = raw.decode("latin-1").rsplit(":", 1)[0].lower()
-        if host in _LOCAL_HOSTS or host.replace(".", "").isdigit():
+        host = request_host(scope)
+        if _is_local(host):
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)

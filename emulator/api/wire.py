@@ -27,9 +27,29 @@ def go_canonical(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
+class _Cased(bytes):
+    """A header name that keeps its case on the wire. uvicorn's httptools protocol lower-cases each
+    name by calling .lower() on it (its h11 protocol keeps the case, at twice the CPU per request), and
+    FC's SDKs read `Etag` and `X-Fc-Request-Id` case-sensitively (fc-api.md §0)."""
+
+    def lower(self) -> bytes:  # type: ignore[override]
+        return self
+
+
+# uvicorn compares these lower-cased to frame the response: they go out lower-case, which every HTTP
+# client reads alike (SDKs look them up case-insensitively)
+_FRAMING = {b"content-length", b"transfer-encoding", b"connection"}
+
+
 @lru_cache(maxsize=512)
 def _canonical_bytes(name: bytes) -> bytes:
-    return go_canonical(name.decode("latin-1")).encode("latin-1")
+    low = bytes(name).lower()
+    if low in _FRAMING:
+        return low
+    return _Cased(go_canonical(name.decode("latin-1")).encode("latin-1"))
+
+
+_REQUEST_ID, _DATE = _Cased(b"X-Fc-Request-Id"), _Cased(b"Date")
 
 
 def _http_date(_cache=[0, b""]) -> bytes:  # noqa: B006 - a one-second cache of the Date header
@@ -37,6 +57,20 @@ def _http_date(_cache=[0, b""]) -> bytes:  # noqa: B006 - a one-second cache of 
     if _cache[0] != now:
         _cache[0], _cache[1] = now, formatdate(now, usegmt=True).encode()
     return _cache[1]
+
+
+def canonical_headers(raw: list[tuple[bytes, bytes]], request_id: str) -> list[tuple[bytes, bytes]]:
+    """A response's headers as FC sends them: Go-cased names, an X-Fc-Request-Id, a Date."""
+    headers = []
+    has_id = False
+    for k, v in raw:
+        name = _canonical_bytes(k)
+        has_id = has_id or name == b"X-Fc-Request-Id"
+        headers.append((name, v))
+    if not has_id:
+        headers.append((_REQUEST_ID, request_id.encode()))
+    headers.append((_DATE, _http_date()))
+    return headers
 
 
 class WireMiddleware:
@@ -55,16 +89,7 @@ class WireMiddleware:
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = []
-                has_id = False
-                for k, v in message.get("headers", []):
-                    name = _canonical_bytes(k)
-                    has_id = has_id or name == b"X-Fc-Request-Id"
-                    headers.append((name, v))
-                if not has_id:
-                    headers.append((b"X-Fc-Request-Id", request_id.encode()))
-                headers.append((b"Date", _http_date()))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": canonical_headers(message.get("headers", []), request_id)}
             await send(message)
 
         await self.app(scope, receive, send_wrapper)

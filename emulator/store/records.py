@@ -103,13 +103,17 @@ class Filters:
     after: int | None = None  # seq cursor (exclusive)
 
 
+_INSERT = insert(RecordRow.__table__)
+
+
 class Records:
     """Queries and batched writes of invocation records."""
 
     def __init__(self, db: Database):
         self.db = db
         # BEGIN IMMEDIATE (like Database.write) without bumping db.generation
-        self._write = sessionmaker(db.engine.execution_options(fc_write=True), expire_on_commit=False)
+        self._write_engine = db.engine.execution_options(fc_write=True)
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
 
     # ---- writes (blocking: call from a worker thread) ----
 
@@ -117,8 +121,8 @@ class Records:
         """One transaction, one executemany (Core, not ORM objects: this runs for every invocation)."""
         rows = [{**ROW_DEFAULTS, **r} for r in rows]
         if rows:
-            with self._write() as s, s.begin():
-                s.execute(insert(RecordRow), rows)
+            with self._write_engine.begin() as conn:  # Core on a connection: no ORM session per batch
+                conn.execute(_INSERT, rows)
         return len(rows)
 
     def prune(self, max_count: int, max_age_s: float, now: float | None = None) -> int:
