@@ -424,11 +424,11 @@ class Results:
     direct_tput32: float = 0.0
     server_cpu: float = 0.0  # the emulator's CPU ms per warm raw-HTTP call
     families: dict[str, Family] = field(default_factory=dict)
-    standby: dict = field(default_factory=dict)  # /health's standby pool at the end of the run
+    standby: dict = field(default_factory=dict)  # the standby pool at the end of the run (/_emulator/standby)
 
 
 def standby_status(server: Server) -> dict:
-    return requests.get(f"{server.url}/health", timeout=5).json().get("standby") or {}
+    return requests.get(f"{server.url}/_emulator/standby", timeout=5).json()
 
 
 def settle_standby(http: requests.Session, server: Server, w: Workload, work: Path) -> None:

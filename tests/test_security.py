@@ -210,6 +210,7 @@ EMULATOR_ROUTES = [
     ("GET", "/_emulator/destinations"),
     ("POST", "/_emulator/events/oss"),
     ("POST", "/_emulator/services/s/functions/f/triggers/t/fire"),
+    ("GET", "/_emulator/standby"),
 ]
 
 
@@ -226,7 +227,8 @@ def test_strict_emulator_routes_need_a_signature(strict, method, path):
     r = requests.request(method, strict.url + path, data=body, headers=signed(method, path, body))
     assert r.status_code != 403, r.text
     assert r.status_code < 500, r.text
-    if path in ("/_emulator/invocations", "/_emulator/wait-idle", "/_emulator/destinations", "/_emulator/events/oss"):
+    if path in ("/_emulator/invocations", "/_emulator/wait-idle", "/_emulator/destinations", "/_emulator/events/oss",
+                "/_emulator/standby"):
         assert r.status_code == 200, r.text
     elif path.endswith("/fire"):
         assert r.json()["ErrorCode"] == "TriggerNotFound"

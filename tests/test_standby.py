@@ -66,7 +66,7 @@ def wait_for(predicate, timeout: float = 30.0) -> bool:
 
 
 def standbys_ready(srv: Server) -> int:
-    return requests.get(srv.url + "/health", timeout=5).json()["standby"]["instances"]
+    return requests.get(srv.url + "/_emulator/standby", timeout=5).json()["instances"]
 
 
 def probe(client, name: str, payload: bytes = b"probe") -> tuple[str, dict, list[str]]:
@@ -213,7 +213,7 @@ def test_standby_zero_starts_none(tmp_path):
         deploy(client, tmp_path, {"index.py": PY_PROBE})
         probe(client, "fn")
         time.sleep(0.5)
-        assert requests.get(srv.url + "/health").json()["standby"] == {
+        assert requests.get(srv.url + "/_emulator/standby").json() == {
             "instances": 0, "runtimes": {}, "memoryMB": 0.0, "memoryLimitMB": 512}
         assert not standby_processes(tmp_path / "fc")
     finally:

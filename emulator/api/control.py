@@ -1,10 +1,11 @@
-"""The emulator's own endpoints, outside FC's API: health and code downloads (under /_emulator)."""
+"""The emulator's own endpoints, outside FC's API: health, code downloads and the standby pool (under /_emulator)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from emulator import __version__, errors
+from emulator.api.auth import authenticate_emulator
 from emulator.model.numbers import is_decimal
 
 router = APIRouter(tags=["emulator"])
@@ -14,9 +15,14 @@ router = APIRouter(tags=["emulator"])
 def health(request: Request):
     settings = request.app.state.settings
     # no data dir here: /health answers anyone, and the path tells where fc.db and the keys live
-    standbys = request.app.state.pools.standbys  # pre-started instances and their memory (standby.py)
-    return JSONResponse({"status": "ok", "version": __version__, "auth": settings.auth,
-                         "standby": standbys.status() if standbys else None})
+    return JSONResponse({"status": "ok", "version": __version__, "auth": settings.auth})
+
+
+@router.get("/_emulator/standby", dependencies=[Depends(authenticate_emulator)])
+def standby_pool(request: Request):
+    """The standby pool (execution/standby.py): pre-started instances per runtime and their memory."""
+    standbys = request.app.state.pools.standbys
+    return JSONResponse(standbys.status() if standbys else {"instances": 0, "runtimes": {}, "memoryMB": 0.0})
 
 
 @router.get("/_emulator/code/{checksum}.zip")
