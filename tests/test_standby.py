@@ -218,3 +218,16 @@ def test_standby_zero_starts_none(tmp_path):
         assert not standby_processes(tmp_path / "fc")
     finally:
         srv.stop()
+
+
+def test_idle_standbys_are_reclaimed(tmp_path):
+    """A runtime nobody started an instance of for the idle timeout loses its standbys."""
+    srv = Server(tmp_path / "fc", "--executor", "process", "--standby", "1", "--instance-idle-timeout", "2").start()
+    try:
+        client = fc_client(srv, new_account())
+        deploy(client, tmp_path, {"index.py": PY_PROBE})
+        probe(client, "fn")
+        assert wait_for(lambda: standbys_ready(srv) == 1, 10)
+        assert wait_for(lambda: standbys_ready(srv) == 0 and not standby_processes(tmp_path / "fc"), 10)
+    finally:
+        srv.stop()
