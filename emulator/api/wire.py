@@ -176,6 +176,6 @@ def paged(key: str, items: list, next_token: str | None, **extra) -> dict:
 def split_qualifier(request: Request, service_segment: str) -> tuple[str, str | None]:
     """`svc.q` (2016 style) or `?qualifier=q` (2021 style), accepted under both prefixes."""
     svc, dot, qualifier = service_segment.partition(".")
-    if not dot:
+    if not dot and request.scope.get("query_string"):
         qualifier = request.query_params.get("qualifier") or ""
     return svc, (qualifier or None)

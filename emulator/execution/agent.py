@@ -12,7 +12,8 @@ from collections import defaultdict
 
 import httptools
 
-MAX_HEADER_BYTES = 256 * 1024  # HTTP-trigger answers carry the function's headers in one x-fc-http-params line
+MAX_HEADER_BYTES = 256 * 1024
+_ONE_WRITE_BYTES = 256 * 1024  # HTTP-trigger answers carry the function's headers in one x-fc-http-params line
 
 
 class AgentGone(Exception):
@@ -146,9 +147,10 @@ class _Connection(asyncio.Protocol):
     async def exchange(self, request: bytes, body: bytes, head: bool) -> AgentResponse:
         self.head_request = head
         self._waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(request)
-        if body:
-            self.transport.write(body)
+        if len(body) <= _ONE_WRITE_BYTES:  # one send() for the usual small event
+            self.transport.write(request + body)
+        else:
+            self.transport.writelines((request, body))
         try:
             return await self._waiter
         except BaseException:  # cancelled (timeout) or broken: the connection's state is unknown

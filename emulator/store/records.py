@@ -9,6 +9,7 @@ so `after=<seq>` is a gap-free cursor for `logs --follow`.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -104,6 +105,14 @@ class Filters:
 
 
 _INSERT = insert(RecordRow.__table__)
+_COLUMNS = tuple(c.name for c in RecordRow.__table__.columns if c.name != "seq")
+_QMARK_INSERT = (f"INSERT INTO {RecordRow.__tablename__} ({', '.join(_COLUMNS)}) "
+                 f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+
+
+def _driver_row(row: dict) -> tuple:
+    """A record as the DB-API takes it: the JSON column as the JSON type stores it (json.dumps)."""
+    return tuple(json.dumps(row[c]) if c == "log_lines" else row[c] for c in _COLUMNS)
 
 
 class Records:
@@ -121,8 +130,11 @@ class Records:
         """One transaction, one executemany (Core, not ORM objects: this runs for every invocation)."""
         rows = [{**ROW_DEFAULTS, **r} for r in rows]
         if rows:
-            with self._write_engine.begin() as conn:  # Core on a connection: no ORM session per batch
-                conn.execute(_INSERT, rows)
+            with self._write_engine.begin() as conn:
+                if conn.dialect.paramstyle == "qmark":  # SQLite: the driver's executemany, nothing per row
+                    conn.exec_driver_sql(_QMARK_INSERT, [_driver_row(r) for r in rows])
+                else:
+                    conn.execute(_INSERT, rows)
         return len(rows)
 
     def prune(self, max_count: int, max_age_s: float, now: float | None = None) -> int:
