@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -32,7 +31,8 @@ def compose_emulator():
         pytest.skip(problem)
     wheels = list((ROOT / "wheels").glob("*.whl"))
     if not wheels or min(w.stat().st_mtime for w in wheels) < (ROOT / "pyproject.toml").stat().st_mtime:
-        shutil.rmtree(ROOT / "wheels", ignore_errors=True)  # dependencies changed since they were built
+        for w in wheels:  # dependencies changed since they were built
+            w.unlink()
         subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(ROOT / "wheels"), str(ROOT)],
                        check=True)
     port = free_port()
