@@ -41,3 +41,17 @@ def check_domain(name: str) -> str:
     if not isinstance(name, str) or not _DOMAIN.fullmatch(name):
         raise invalid_argument(f"domainName '{name}' is invalid: it must be a DNS name")
     return name.lower()
+
+
+# FC 3.0 (fc3-api.md §8.1): a function F created through /2023-03-30 lives in the one engine as the pair
+# (hidden service "fc3:F", function F). ':' is illegal in FC 2.0 names, so no FC 2.0 client can create,
+# list or address that service, and it never collides with an FC 2.0 service named F.
+FC3_SERVICE_PREFIX = "fc3:"
+
+
+def fc3_service(function: str) -> str:
+    return FC3_SERVICE_PREFIX + function
+
+
+def is_fc3_service(service: str) -> bool:
+    return service.startswith(FC3_SERVICE_PREFIX)
