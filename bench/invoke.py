@@ -434,12 +434,17 @@ def standby_status(server: Server) -> dict:
 def settle_standby(http: requests.Session, server: Server, w: Workload, work: Path) -> None:
     """The runtime in use, its standby started (a new function of a runtime already used is what the standby
     pool serves; the runtime's very first call is a fresh start), and no start still running beside the
-    next measurement. Runtimes without standbys (go1, java, ...) wait 3 s once."""
+    next measurement."""
+    from emulator.execution import catalog
     name = f"prime-{w.runtime.replace('.', '-')}"
     if not http.get(f"{server.url}/2016-08-15/services/s/functions/{name}").ok:
         create_function(http, server.url, name, w, work)
         RawCaller(server.port, emulator_path(name), EMULATOR_HEADERS)()
-    deadline = time.monotonic() + 3
+    status = standby_status(server)
+    if catalog.family(w.runtime) not in ("python", "nodejs") or not status.get("countPerRuntime", {}).get(
+            w.runtime, status.get("count", 0)):
+        return  # no standby for this runtime (go1, java, ... or --standby 0)
+    deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not standby_status(server).get("runtimes", {}).get(w.runtime):
         time.sleep(0.05)
 

@@ -214,7 +214,7 @@ def test_standby_zero_starts_none(tmp_path):
         probe(client, "fn")
         time.sleep(0.5)
         assert requests.get(srv.url + "/_emulator/standby").json() == {
-            "instances": 0, "runtimes": {}, "memoryMB": 0.0, "memoryLimitMB": 512}
+            "instances": 0, "runtimes": {}, "memoryMB": 0.0, "memoryLimitMB": 512, "count": 0, "countPerRuntime": {}}
         assert not standby_processes(tmp_path / "fc")
     finally:
         srv.stop()

@@ -124,12 +124,12 @@ class Standbys:
         return total
 
     def status(self) -> dict:
-        """What /health shows: standby instances ready per runtime, and their memory."""
+        """GET /_emulator/standby: standby instances ready per runtime, their memory, and the settings."""
         runtimes: dict[str, int] = {}
         for kind in self.kinds.values():
             runtimes[kind.template.runtime] = runtimes.get(kind.template.runtime, 0) + len(kind.ready)
         return {"instances": sum(runtimes.values()), "runtimes": runtimes, "memoryMB": round(self.memory(), 1),
-                "memoryLimitMB": self.memory_mb}
+                "memoryLimitMB": self.memory_mb, "count": self.count, "countPerRuntime": self.per_runtime}
 
     # ---- reclaiming
 
