@@ -226,3 +226,20 @@ def stateful_task(server: Server, account: str, service: str, function: str, tas
                      f"{task_id}", headers={"X-Fc-Account-Id": account})
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def runtime_server(backend: str, tmp_path_factory, name: str, *extra: str) -> Server:
+    """A started emulator on `backend` for one runtime's tests (configured key, instances kept 60 s)."""
+    args = ["--executor", backend, "--instance-idle-timeout", "60", "--access-key", f"{AK_ID}:{AK_SECRET}", *extra]
+    return Server(tmp_path_factory.mktemp(f"{name}-{backend}") / "fc", *args).start()
+
+
+def invoke_with_tail(server: Server, account: str, payload: bytes, fn: str = "fn",
+                     service: str = "svc") -> requests.Response:
+    """InvokeFunction over plain HTTP, asking for the log tail."""
+    return requests.post(f"{server.url}/2016-08-15/services/{service}/functions/{fn}/invocations", data=payload,
+                         headers={"X-Fc-Account-Id": account, "X-Fc-Log-Type": "Tail"}, timeout=60)
+
+
+def log_tail(r: requests.Response) -> str:
+    return base64.b64decode(r.headers["X-Fc-Log-Result"]).decode()

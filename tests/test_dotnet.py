@@ -4,7 +4,6 @@ folder (<Asm>.dll, .deps.json, .runtimeconfig.json, Aliyun.Serverless.Core.dll,
 Microsoft.Extensions.Logging.Abstractions.dll, Newtonsoft.Json.dll), zipped flat."""
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ import requests
 
 from emulator.execution import dotnet_agent
 from emulator.execution.artifacts import RUNTIMES_SRC
-from tests.helpers import AK_ID, AK_SECRET, Server, deploy, fc_client
+from tests.helpers import invoke_with_tail, log_tail, runtime_server, deploy, fc_client
 
 V1 = "/2016-08-15"
 ASM = "HelloFcApp"
@@ -201,8 +200,7 @@ def publish(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def dserver(backend, tmp_path_factory):
-    args = ["--executor", backend, "--instance-idle-timeout", "60", "--access-key", f"{AK_ID}:{AK_SECRET}"]
-    srv = Server(tmp_path_factory.mktemp(f"dotnet-{backend}") / "fc", *args).start()
+    srv = runtime_server(backend, tmp_path_factory, "dotnet")
     yield srv
     srv.stop()
 
@@ -216,13 +214,7 @@ def files_of(folder: Path, only: tuple[str, ...] = ()) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if not only or p.name in only}
 
 
-def invoke(server, account, payload: bytes, fn: str = "fn") -> requests.Response:
-    return requests.post(f"{server.url}{V1}/services/svc/functions/{fn}/invocations", data=payload,
-                         headers={"X-Fc-Account-Id": account, "X-Fc-Log-Type": "Tail"}, timeout=60)
-
-
-def log_tail(r: requests.Response) -> str:
-    return base64.b64decode(r.headers["X-Fc-Log-Result"]).decode()
+invoke = invoke_with_tail
 
 
 def deploy_hello(client, tmp_path, publish: Path, handler: str = "Example.Hello::StreamHandler", **kwargs) -> str:

@@ -2,7 +2,6 @@
 1.2.0 inside) and stream handlers this test compiles against that jar's interfaces, on both backends."""
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers import AK_ID, AK_SECRET, ROOT, Server, deploy, fc_client
+from tests.helpers import invoke_with_tail, log_tail, runtime_server, ROOT, deploy, fc_client
 
 FIXTURE_JAR = Path(os.environ.get("FC_EMULATOR_FIXTURES", ROOT.parent / "shared" / "fixtures")) / "java" / "java8-1.0.0.jar"
 V1 = "/2016-08-15"
@@ -96,8 +95,7 @@ def echo_classes(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def jserver(backend, tmp_path_factory):
-    args = ["--executor", backend, "--instance-idle-timeout", "60", "--access-key", f"{AK_ID}:{AK_SECRET}"]
-    srv = Server(tmp_path_factory.mktemp(f"java-{backend}") / "fc", *args).start()
+    srv = runtime_server(backend, tmp_path_factory, "java")
     yield srv
     srv.stop()
 
@@ -107,13 +105,7 @@ def jfc(jserver, account):
     return fc_client(jserver, account)
 
 
-def invoke(server, account, payload: bytes, fn: str = "fn") -> requests.Response:
-    return requests.post(f"{server.url}{V1}/services/svc/functions/{fn}/invocations", data=payload,
-                         headers={"X-Fc-Account-Id": account, "X-Fc-Log-Type": "Tail"}, timeout=60)
-
-
-def log_tail(r: requests.Response) -> str:
-    return base64.b64decode(r.headers["X-Fc-Log-Result"]).decode()
+invoke = invoke_with_tail
 
 
 def deploy_echo(client, tmp_path, classes: Path, runtime: str = "java11", **kwargs) -> None:

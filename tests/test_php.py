@@ -2,14 +2,13 @@
 from Debian bullseye, the nearest offline; process: the host's `php`)."""
 from __future__ import annotations
 
-import base64
 import json
 import os
 
 import pytest
 import requests
 
-from tests.helpers import AK_ID, AK_SECRET, Server, deploy, fc_client, new_account
+from tests.helpers import invoke_with_tail, log_tail, runtime_server, AK_ID, AK_SECRET, Server, deploy, fc_client, new_account
 
 V1 = "/2016-08-15"
 
@@ -117,8 +116,7 @@ function handler($request, $context): Response {
 
 @pytest.fixture(scope="module")
 def pserver(backend, tmp_path_factory):
-    args = ["--executor", backend, "--instance-idle-timeout", "60", "--access-key", f"{AK_ID}:{AK_SECRET}"]
-    srv = Server(tmp_path_factory.mktemp(f"php-{backend}") / "fc", *args).start()
+    srv = runtime_server(backend, tmp_path_factory, "php")
     yield srv
     srv.stop()
 
@@ -128,13 +126,7 @@ def pfc(pserver, account):
     return fc_client(pserver, account)
 
 
-def invoke(server, account, payload: bytes, fn: str = "fn") -> requests.Response:
-    return requests.post(f"{server.url}{V1}/services/svc/functions/{fn}/invocations", data=payload,
-                         headers={"X-Fc-Account-Id": account, "X-Fc-Log-Type": "Tail"}, timeout=60)
-
-
-def log_tail(r: requests.Response) -> str:
-    return base64.b64decode(r.headers["X-Fc-Log-Result"]).decode()
+invoke = invoke_with_tail
 
 
 def line_of(code: str, text: str) -> int:
