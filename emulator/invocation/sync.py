@@ -19,6 +19,7 @@ from emulator.execution.instance import InitializerFailed, Instance
 from emulator.execution.logs import InstanceLog
 from emulator.execution.pool import Pools
 from emulator.invocation.http import HttpRequest, http_request_for, http_result
+from emulator.invocation import http_v3
 from emulator.invocation.results import UNHANDLED, Call, error_body, error_type
 from emulator.invocation.targets import Targets
 
@@ -176,14 +177,18 @@ class Invoker:
         return out
 
     async def _call(self, inst: Instance, spec, inv: Invocation, t0: float) -> Call:
+        payload = inv.payload
+        event_v1 = inv.http is not None and http_v3.applies(spec)  # FC 3.0: the request as an event
         if inv.http is None:
             method, path = "POST", "/invoke"
             headers = {**request_headers(spec, inv.request_id, "/invoke", inv.retry_count), **inv.extra_headers,
                        "content-type": "application/octet-stream"}
+        elif event_v1:
+            method, path, headers, payload = http_v3.request_for(spec, inv)
         else:
             method, path, headers = http_request_for(spec, inv)
         try:
-            r = await asyncio.wait_for(inst.call(method, path, headers, inv.payload), spec.timeout)
+            r = await asyncio.wait_for(inst.call(method, path, headers, payload), spec.timeout)
         except asyncio.TimeoutError:
             memory = inst.memory_mb()
             return Call(error_body(f"Function timed out after {spec.timeout} seconds (maxMemoryUsage: {memory:.2f}MB)"),
@@ -194,6 +199,8 @@ class Invoker:
             return Call(error_body(f"Process exited unexpectedly before completing request "
                                     f"(duration: {ms:.0f}ms, maxMemoryUsage: {memory:.0f}MB)"), UNHANDLED, memory,
                         broken=True)
+        if event_v1:
+            return http_v3.result(r, inst.memory_mb(r))
         if inv.http is not None:
             return http_result(spec, r, inst.memory_mb(r))
         return Call(r.body, error_type(r), inst.memory_mb(r))
