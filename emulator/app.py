@@ -18,6 +18,7 @@ from emulator.execution.standby import Standbys
 from emulator.api.front import Front
 from emulator.api.invocations import InvokeFastPath
 from emulator.api.proxy import CustomDomains
+from emulator.api.temp_oss import OssUploads
 from emulator.api.routes import mount_fc_api
 from emulator.api.wire import WireMiddleware, error_response
 from emulator.config import Settings
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> Front:
 
     app.add_middleware(InvokeFastPath)
     app.add_middleware(CustomDomains)
+    app.add_middleware(OssUploads)  # Serverless Devs' code upload (OSS PutObject), before custom domains
     app.add_middleware(ErrorBarrier)
     app.add_middleware(WireMiddleware)  # added last = outermost: it wraps the fast path too
     app.include_router(control.router)

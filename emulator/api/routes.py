@@ -5,14 +5,14 @@ from fastapi import FastAPI
 
 from emulator.api import (account, aliases, configs, custom_domains, functions, instances, invocations, layers,
                           proxy, services, stateful, tags, triggers, versions)
-from emulator.api import bindings, event_sources, gpu_instances
+from emulator.api import bindings, event_sources, gpu_instances, temp_oss
 from emulator.api.openapi import describe
 from emulator.api.wire import API_VERSIONS
 
 FC_ROUTERS = [
     account.router, services.router, functions.router, triggers.router, versions.router, aliases.router,
     custom_domains.router, tags.router, configs.router, layers.router, stateful.router, invocations.router,
-    instances.router, proxy.router, event_sources.router, bindings.router, gpu_instances.router,
+    instances.router, proxy.router, event_sources.router, bindings.router, gpu_instances.router, temp_oss.router,
 ]
 
 
