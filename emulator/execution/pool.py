@@ -171,6 +171,7 @@ class Pools:
                 if i.alive and not i.retired and i.ready.is_set() and i.started is not None]
 
     async def start(self) -> None:
+        self.backend.loop = asyncio.get_running_loop()
         self._reaper = asyncio.create_task(self._reap_forever())
 
     async def _reap_forever(self) -> None:

@@ -1,6 +1,8 @@
 """The Backend interface."""
 from __future__ import annotations
 
+import asyncio
+
 import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -56,6 +58,8 @@ class ExecSession(ABC):
 
 class Backend(ABC):
     name: str = "?"
+    # the server's event loop, once it runs (Pools.start): a backend may read instance output on it
+    loop: "asyncio.AbstractEventLoop | None" = None
 
     @abstractmethod
     def start(self, spec: InstanceSpec, instance_id: str, log: InstanceLog, standby: bool = False) -> Started:

@@ -2,6 +2,8 @@
 server) with the host's python3/node, a working folder of its own and a memory rlimit."""
 from __future__ import annotations
 
+import asyncio
+
 import errno
 import os
 import time
@@ -128,7 +130,10 @@ class ProcessBackend(Backend):
             shown.append(modules)
         if not standby:
             shown[0:0] = _function_paths(spec)
-        threading.Thread(target=_pump, args=(proc, log, shown), name=f"log-{instance_id}", daemon=True).start()
+        if self.loop is not None:  # read on the event loop: no thread wake-up and hand-over per line
+            asyncio.run_coroutine_threadsafe(_read_output(proc, log, shown), self.loop)
+        else:
+            threading.Thread(target=_pump, args=(proc, log, shown), name=f"log-{instance_id}", daemon=True).start()
         extra = {"workdir": workdir, "cgroup": cgroup, "relay": relay, "ca_port": spec.ca_port,
                  "host_network": spec.kind == "custom" and not netns, "checked": 0.0, "shown": shown}
         return Started(instance_id, "127.0.0.1", relay.port if relay else port, log, handle=proc, extra=extra)
@@ -374,12 +379,48 @@ def _kill_orphan(workdir: Path) -> None:
             pass
 
 
+def _feed(log: InstanceLog, raw: bytes, shown: list[tuple[str, str]]) -> None:
+    line = raw.decode("utf-8", "replace")
+    for host, inside in shown:
+        if host in line:
+            line = line.replace(host, inside)
+    log.feed(line)
+
+
 def _pump(proc: subprocess.Popen, log: InstanceLog, shown: list[tuple[str, str]]) -> None:
     for raw in iter(lambda: proc.stdout.readline(LINE_CHUNK_BYTES), b""):  # a 10 MB line arrives in pieces
-        line = raw.decode("utf-8", "replace")
-        for host, inside in shown:
-            if host in line:
-                line = line.replace(host, inside)
-        log.feed(line)
+        _feed(log, raw, shown)
     proc.stdout.close()
     log.close()
+
+
+class _OutputReader(asyncio.Protocol):
+    """An instance's output read on the event loop, in lines of at most LINE_CHUNK_BYTES (as _pump)."""
+
+    def __init__(self, proc: subprocess.Popen, log: InstanceLog, shown: list[tuple[str, str]]):
+        self.proc, self.log, self.shown = proc, log, shown
+        self.buf = b""
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        start = 0
+        while True:
+            end = buf.find(b"\n", start, start + LINE_CHUNK_BYTES)
+            if end < 0:
+                if len(buf) - start < LINE_CHUNK_BYTES:
+                    break
+                end = start + LINE_CHUNK_BYTES - 1  # a long line goes on in pieces
+            _feed(self.log, buf[start:end + 1], self.shown)
+            start = end + 1
+        self.buf = buf[start:]
+
+    def connection_lost(self, exc) -> None:
+        if self.buf:
+            _feed(self.log, self.buf, self.shown)
+            self.buf = b""
+        self.proc.stdout.close()
+        self.log.close()
+
+
+async def _read_output(proc: subprocess.Popen, log: InstanceLog, shown: list[tuple[str, str]]) -> None:
+    await asyncio.get_running_loop().connect_read_pipe(lambda: _OutputReader(proc, log, shown), proc.stdout)
