@@ -20,6 +20,7 @@ from emulator.api.invocations import InvokeFastPath
 from emulator.api.proxy import CustomDomains
 from emulator.api.temp_oss import OssUploads
 from emulator.api.routes import mount_fc_api
+from emulator.api.fc3 import mount_fc3_api
 from emulator.api.wire import WireMiddleware, error_response
 from emulator.config import Settings
 from emulator.execution import provision
@@ -141,4 +142,5 @@ def create_app(settings: Settings) -> Front:
                    emulator_events.router):
         app.include_router(router, dependencies=[Depends(authenticate_emulator)])
     mount_fc_api(app)
+    mount_fc3_api(app)  # FC 3.0 (2023-03-30) on the same engine
     return Front(app)

@@ -23,7 +23,7 @@ from fastapi import Request
 from emulator.config import Settings
 from emulator.model.numbers import is_decimal
 from emulator.errors import (FCError, access_denied, invalid_access_key, invalid_argument, missing_header,
-                             signature_not_match)
+                             service_not_found, signature_not_match)
 
 MAX_SKEW_SECONDS = 15 * 60
 
@@ -314,6 +314,9 @@ def _is_ipv4(host: str) -> bool:
 async def authenticate(request: Request) -> Caller:
     """FastAPI dependency for FC API routes: verifies the signature, names the account."""
     settings: Settings = request.app.state.settings
+    path = request.scope.get("path", "")
+    if "/services/fc3:" in path:  # an FC 3.0 function's hidden service: FC 2.0 never sees it (fc3-api.md §8.1)
+        raise service_not_found(path.split("/services/", 1)[1].split("/", 1)[0].split(".", 1)[0])
     key_id = await verify(request, settings)
     caller = Caller(account_id=account_of(request, settings), access_key_id=key_id)
     request.state.caller = caller

@@ -20,7 +20,9 @@ from emulator import errors
 from emulator.api.auth import authenticate
 from emulator.api.invocations import INVOKE_PATH, handle_invoke
 from emulator.api.proxy import is_local_host
-from emulator.api.wire import canonical_headers, error_response
+from emulator.api.fc3.auth import authenticate_fc3
+from emulator.api.fc3.invoke import FC3_INVOKE_PATH, handle_invoke3
+from emulator.api.wire import canonical_headers, error_response, new_request_id
 
 log = logging.getLogger("fc_emulator")
 
@@ -35,15 +37,23 @@ class Front:
             if m is not None and is_local_host(scope):
                 await self._invoke(scope, receive, send, m.group(1), m.group(2))
                 return
+            m = FC3_INVOKE_PATH.fullmatch(scope["path"])  # FC 3.0 InvokeFunction: the same fast path
+            if m is not None and is_local_host(scope):
+                await self._invoke(scope, receive, send, None, m.group(1))
+                return
         await self.app(scope, receive, send)
 
-    async def _invoke(self, scope: Scope, receive: Receive, send: Send, service: str, function: str) -> None:
+    async def _invoke(self, scope: Scope, receive: Receive, send: Send, service: str | None, function: str) -> None:
+        """`service` None: FC 3.0's InvokeFunction of `function` (an FC 3.0 name)."""
         scope["app"] = self.app  # what Starlette sets: handlers reach app.state through the request
-        request_id = str(uuid.uuid4())
+        request_id = str(uuid.uuid4()) if service is not None else new_request_id(scope["path"])
         scope.setdefault("state", {})["request_id"] = request_id
         request = Request(scope, receive)
         try:
-            response = await handle_invoke(request, await authenticate(request), service, function)
+            if service is None:
+                response = await handle_invoke3(request, await authenticate_fc3(request), function)
+            else:
+                response = await handle_invoke(request, await authenticate(request), service, function)
         except errors.FCError as exc:
             response = error_response(request, exc)
         except Exception:  # noqa: BLE001 - as ErrorBarrier: FC's 500, and the connection stays usable

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from emulator import errors
 from emulator.api.context import Ctx, fc_ctx
 from emulator.api.wire import check_if_match, fc_json, json_body, no_content, page_params, paged, split_qualifier
-from emulator.model.names import check_name
+from emulator.model.names import check_name, is_fc3_service
 from emulator.model.service import SERVICE_DEFAULTS, ServiceCreate, ServiceFields
 from emulator.store import resources as res
 from emulator.store import snapshots
@@ -37,12 +37,10 @@ def list_services(ctx: Ctx = Depends(fc_ctx)):
     p = page_params(ctx.request)
     tags = {k[4:]: v for k, v in ctx.request.query_params.items() if k.startswith("tag_")}
     with ctx.db.read() as s:
-        if not tags:
-            rows, token = res.page(s, ctx.account, "service", "", p)
-            return fc_json(paged("services", [r.out() for r in rows], token))
-        # Tag filters are AND; an empty value matches any value of that key (§2.2).
+        # Tag filters are AND; an empty value matches any value of that key (§2.2). FC 3.0 functions'
+        # hidden services (fc3:F) are never listed.
         matching = [r for r in res.all_rows(s, ctx.account, "service", "")
-                    if _tags_match(r.body.get("_tags", {}), tags)]
+                    if not is_fc3_service(r.name) and _tags_match(r.body.get("_tags", {}), tags)]
     rows, token = res.page_in_memory(matching, lambda r: r.name, p)
     return fc_json(paged("services", [r.out() for r in rows], token))
 

@@ -83,7 +83,8 @@ def get_resource_tags(ctx: Ctx = Depends(fc_ctx)):
 def list_tagged_resources(ctx: Ctx = Depends(fc_ctx)):
     p = page_params(ctx.request)
     with ctx.db.read() as s:
-        tagged = [r for r in res.all_rows(s, ctx.account, "service", "") if r.body.get("_tags")]
+        tagged = [r for r in res.all_rows(s, ctx.account, "service", "")
+                  if r.body.get("_tags") and not r.name.startswith("fc3:")]  # FC 3.0's hidden services
     rows, token = res.page_in_memory(tagged, lambda r: r.name, p)
     items = [{"resourceArn": full_arn(ctx.settings.region, ctx.account, r.name), "tags": dict(r.body["_tags"])}
              for r in rows]

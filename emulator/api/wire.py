@@ -19,6 +19,14 @@ from emulator.model.numbers import parse_int
 from emulator.store.resources import Page
 
 API_VERSIONS = ("2016-08-15", "2021-04-06")
+FC3_PREFIX = "/2023-03-30"  # FC 3.0 (emulator/api/fc3): its own error shape and request ids
+
+
+def new_request_id(path: str) -> str:
+    """FC 2.0: a UUID; FC 3.0: `1-<8 hex Unix seconds>-<24 hex>` as FC 3.0 answers (fc3-api.md §0)."""
+    if path.startswith(FC3_PREFIX):
+        return f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+    return str(uuid.uuid4())
 
 
 @lru_cache(maxsize=512)
@@ -84,7 +92,7 @@ class WireMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id(scope["path"])
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_wrapper(message: Message) -> None:
@@ -111,6 +119,9 @@ def request_id(request: Request) -> str:
 
 
 def error_response(request: Request, exc: FCError) -> JSONResponse:
+    if request.scope.get("path", "").startswith(FC3_PREFIX):  # FC 3.0: {Code, Message, RequestId} only
+        from emulator.api.fc3.wire import fc3_error_response
+        return fc3_error_response(request, exc)
     body = exc.body()
     body["RequestId"] = getattr(request.state, "request_id", "")
     # The 2021 Tea SDKs read Code/Message (fc-api.md §5; alibabacloud_tea_openapi reads
