@@ -19,6 +19,8 @@ from emulator.api.front import Front
 from emulator.api.invocations import InvokeFastPath
 from emulator.api.proxy import CustomDomains
 from emulator.api.temp_oss import OssUploads
+from emulator.api.fc3 import trigger_urls
+from emulator.api.fc3.trigger_urls import TriggerHosts
 from emulator.api.routes import mount_fc_api
 from emulator.api.fc3 import mount_fc3_api
 from emulator.api.wire import WireMiddleware, error_response
@@ -134,6 +136,7 @@ def create_app(settings: Settings) -> Front:
     app.add_middleware(InvokeFastPath)
     app.add_middleware(CustomDomains)
     app.add_middleware(OssUploads)  # Serverless Devs' code upload (OSS PutObject), before custom domains
+    app.add_middleware(TriggerHosts)  # FC 3.0 HTTP triggers by Host (<sub>.<region>.fcapp.run)
     app.add_middleware(ErrorBarrier)
     app.add_middleware(WireMiddleware)  # added last = outermost: it wraps the fast path too
     app.include_router(control.router)
@@ -143,4 +146,5 @@ def create_app(settings: Settings) -> Front:
         app.include_router(router, dependencies=[Depends(authenticate_emulator)])
     mount_fc_api(app)
     mount_fc3_api(app)  # FC 3.0 (2023-03-30) on the same engine
+    app.include_router(trigger_urls.router)  # FC 3.0 HTTP trigger URLs: /fcapp/<sub>/<path>
     return Front(app)

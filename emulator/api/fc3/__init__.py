@@ -7,10 +7,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from emulator.api.fc3 import aliases, functions, invoke, versions
+from emulator.api.fc3 import async_tasks, configs, triggers
 from emulator.api.fc3.wire import PREFIX
 
 # a new resource family adds its router here
-FC3_ROUTERS = [functions.router, versions.router, aliases.router, invoke.router]
+FC3_ROUTERS = [functions.router, versions.router, aliases.router, invoke.router,
+               triggers.router, configs.router, async_tasks.router]
 
 
 def mount_fc3_api(app: FastAPI) -> None:
