@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
@@ -17,7 +19,7 @@ from emulator.api.configs import _provision_out, provision_resource
 from emulator.api.fc3.auth import Ctx3, fc3_ctx
 from emulator.api.fc3.functions import DELETE_HOOKS
 from emulator.api.fc3.triggers import require_pair
-from emulator.api.fc3.wire import (fc3_json, fc3_name, function_arn, json_body, no_content, page_params, paged,
+from emulator.api.fc3.wire import (engine_pair, fc3_json, fc3_name, function_arn, json_body, no_content, page_params, paged,
                                    qualifier_of)
 from emulator.execution import provision
 from emulator.model.configs import AsyncConfigBody, ProvisionBody
@@ -44,6 +46,37 @@ def _functions_filter(ctx: Ctx3) -> str | None:
 
 # ---- async invoke config ---------------------------------------------------------------------------
 
+_FC3_DEST = re.compile(r"^acs:fc:([^:]+):([^:]*):functions/([^/]+)(?:/([^/]+))?$")
+_ENGINE_DEST = re.compile(r"^acs:fc:([^:]+):([^:]*):services/([^./]+)(?:\.([^/]+))?/functions/([^/]+)$")
+_PLACEHOLDER = "acs:fc:r:0:services/s/functions/f"  # passes FC 2.0's validation in place of an FC 3.0 ARN
+
+
+def _engine_destinations(engine: dict) -> tuple[dict, dict[str, str]]:
+    """FC 3.0 function destinations (`acs:fc:<r>:<uid>:functions/F[/q]`) in the engine's form
+    (`…:services/fc3:F.q/functions/F`); other destinations go through FC 2.0's checks unchanged."""
+    config = engine.get("destinationConfig")
+    if not isinstance(config, dict):
+        return engine, {}
+    config, arns = dict(config), {}
+    for when, dest in config.items():
+        arn = dest.get("destination") if isinstance(dest, dict) else None
+        m = _FC3_DEST.match(arn) if isinstance(arn, str) else None
+        if m:
+            region, uid, name, q = m.groups()
+            svc, fn = engine_pair(name)
+            arns[when] = f"acs:fc:{region}:{uid}:services/{svc}.{q or 'LATEST'}/functions/{fn}"
+            config[when] = {**dest, "destination": _PLACEHOLDER}
+    return {**engine, "destinationConfig": config}, arns
+
+
+def _fc3_destination(arn: str) -> str:
+    m = _ENGINE_DEST.match(arn or "")
+    if not m:
+        return arn
+    region, uid, svc, q, fn = m.groups()
+    return function_arn(region, uid, fc3_name(svc, fn), q)
+
+
 def _async_out(ctx: Ctx3, row: res.ResourceRow) -> dict:
     b = row.body
     name = fc3_name(b["service"], b["function"])
@@ -53,7 +86,8 @@ def _async_out(ctx: Ctx3, row: res.ResourceRow) -> dict:
            "maxAsyncRetryAttempts": 3 if b.get("maxAsyncRetryAttempts") is None else b["maxAsyncRetryAttempts"],
            "createdTime": res.iso(row.created_time), "lastModifiedTime": res.iso(row.last_modified_time)}
     if b.get("destinationConfig"):
-        out["destinationConfig"] = {k: v for k, v in b["destinationConfig"].items() if v}
+        out["destinationConfig"] = {k: {**v, "destination": _fc3_destination(v.get("destination"))}
+                                    for k, v in b["destinationConfig"].items() if v}
     return out
 
 
@@ -67,10 +101,14 @@ def put_async_invoke_config(function: str, ctx: Ctx3 = Depends(fc3_ctx), body: d
     destination = engine.get("destinationConfig")
     if isinstance(destination, dict) and not any(destination.values()):
         engine.pop("destinationConfig")  # {} or {onSuccess: null, ...}: no destinations
+    engine, arns = _engine_destinations(engine)
     req = AsyncConfigBody.parse({**engine, "statefulInvocation": body.get("asyncTask")})
+    stored = req.stored()
+    for when, arn in arns.items():
+        stored["destinationConfig"][when]["destination"] = arn
     with ctx.db.write() as s:
         svc, fn, q = _target(s, ctx, function, alias_or_latest=False)
-        data = {"service": svc, "function": fn, "qualifier": q, **req.stored(), "maxAsyncEventAgeInSeconds": age}
+        data = {"service": svc, "function": fn, "qualifier": q, **stored, "maxAsyncEventAgeInSeconds": age}
         row = res.get(s, ctx.account, "async_config", f"{svc}/{fn}", q)
         if row is None:
             row = res.insert(s, ctx.account, "async_config", f"{svc}/{fn}", q, data, errors.internal_error)
