@@ -5,7 +5,8 @@
 
 For each backend it starts its own emulator (loopback, free port, fresh data dir) and measures:
 1. warm sync invoke latency (p50/p99) of a trivial Python handler through aliyun-fc2 and through
-   raw kept-alive HTTP (X-Fc-Account-Id, no signature);
+   raw kept-alive HTTP (X-Fc-Account-Id, no signature), and the same call through FC 3.0's InvokeFunction
+   (POST /2023-03-30/functions/f/invocations: latency and emulator CPU within 10% of FC 2.0's);
 2. the same call made straight to a runtime agent started the way the backend starts it (the floor);
    emulator overhead = p50(raw HTTP via emulator) - p50(direct agent);
 3. cold start: the first invocation of a fresh function (median of samples) against a bare start of
@@ -100,6 +101,7 @@ def spec_for(w: Workload, code_dir: Path):
                         code_checksum="", revision="", code_dir=code_dir)
 
 TARGETS = {"warm_p50": 3.0, "overhead": 1.0, "cold_ratio": 0.5, "cpu": 0.5, "tput32_ratio": 0.7}  # issue 13
+FC3_RATIO = 1.10  # issue 11: an FC 3.0 warm invoke costs what an FC 2.0 one does, within 10%
 
 
 @dataclass
@@ -423,6 +425,8 @@ class Results:
     tput: dict[int, float] = field(default_factory=dict)
     direct_tput32: float = 0.0
     server_cpu: float = 0.0  # the emulator's CPU ms per warm raw-HTTP call
+    raw3: list[float] = field(default_factory=list)  # the same call through FC 3.0's InvokeFunction
+    server_cpu3: float = 0.0
     families: dict[str, Family] = field(default_factory=dict)
     standby: dict = field(default_factory=dict)  # the standby pool at the end of the run (/_emulator/standby)
 
@@ -531,6 +535,20 @@ def run_backend(backend: str, profile: Profile, work: Path, server_args: list[st
                 raw()
         raw.close()
 
+        # 1b. the same function through FC 3.0's API (POST /2023-03-30/functions/f/invocations)
+        print(f"[{backend}] warm latency via FC 3.0's InvokeFunction", file=sys.stderr)
+        code = base64.b64encode(Path(write_zip(work, main.files)).read_bytes()).decode()
+        http.post(f"{server.url}/2023-03-30/functions", json={
+            "functionName": "f", "runtime": main.runtime, "handler": main.handler, "memorySize": MEMORY_MB,
+            "timeout": 3, "code": {"zipFile": code}}).raise_for_status()
+        raw3 = RawCaller(server.port, "/2023-03-30/functions/f/invocations", EMULATOR_HEADERS)
+        assert raw3() == b"ok"
+        settle_standby(http, server, main, work)  # the standby this first call took is refilled off the clock
+        cpu0 = cpu_seconds(server.proc.pid)
+        res.raw3 = series(raw3, profile)
+        res.server_cpu3 = (cpu_seconds(server.proc.pid) - cpu0) * 1000 / (len(res.raw3) + 30)
+        raw3.close()
+
         # 2. the floor: straight to an agent
         print(f"[{backend}] direct agent", file=sys.stderr)
         agent = Agent(backend, work, main)
@@ -586,6 +604,13 @@ def table(results: list[Results], ceiling: float) -> str:
     row("warm p50 / p99, raw HTTP via emulator (ms)",
         [f"{p(r.raw)} {mark(pct(r.raw, 50) <= TARGETS['warm_p50'])}" for r in results],
         f"p50 ≤ {TARGETS['warm_p50']:g} ms")
+    fc3 = [pct(r.raw3, 50) / pct(r.raw, 50) for r in results]
+    row("warm p50 / p99, FC 3.0 InvokeFunction, raw HTTP (ms)",
+        [f"{p(r.raw3)} ({x:.2f}× FC 2.0) {mark(x <= FC3_RATIO)}" for r, x in zip(results, fc3)],
+        f"≤ {FC3_RATIO:g}× FC 2.0")
+    row("emulator CPU per warm call, FC 3.0 (ms)",
+        [f"{r.server_cpu3:.2f} ({r.server_cpu3 / r.server_cpu:.2f}× FC 2.0) "
+         f"{mark(r.server_cpu3 <= FC3_RATIO * r.server_cpu)}" for r in results], f"≤ {FC3_RATIO:g}× FC 2.0")
     row("warm p50 / p99, direct agent (ms)", [p(r.direct) for r in results])
     over = [pct(r.raw, 50) - pct(r.direct, 50) for r in results]
     row("emulator overhead, p50 (ms)", [f"{o:.2f} {mark(o <= TARGETS['overhead'])}" for o in over],
