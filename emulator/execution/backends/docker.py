@@ -7,6 +7,8 @@ translated to the host's and instances are reached over the emulator's own Docke
 """
 from __future__ import annotations
 
+import asyncio
+
 import hashlib
 import logging
 import os
@@ -23,6 +25,7 @@ from docker.utils.socket import frames_iter
 from emulator.config import Settings
 from emulator.execution import catalog
 from emulator.execution.artifacts import Artifacts, link_tree
+from emulator.execution.backends import docker_output
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
 from emulator.execution.environment import STANDBY_FLAG, instance_env, standby_env, standby_fits
 from emulator.execution.logs import InstanceLog
@@ -166,7 +169,11 @@ class DockerBackend(Backend):
             self._remove(args["name"])  # created but not started (e.g. the command can't be executed)
             shutil.rmtree(self.standby_dir / instance_id, ignore_errors=True)
             raise StartFailed(f"the instance container could not be started: {exc.explanation or exc}") from None
-        threading.Thread(target=_pump, args=(container, log_), name=f"log-{instance_id}", daemon=True).start()
+        socket_path = docker_output.engine_socket()
+        if self.loop is not None and socket_path:  # read on the event loop: no thread hand-over per line
+            asyncio.run_coroutine_threadsafe(docker_output.read_output(socket_path, container.id, log_), self.loop)
+        else:
+            threading.Thread(target=_pump, args=(container, log_), name=f"log-{instance_id}", daemon=True).start()
         if self.network:
             host, host_port = container.name, port
         else:
