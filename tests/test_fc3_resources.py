@@ -127,3 +127,35 @@ def test_provision_and_scaling_configs(exec_server, account):
     assert len(c3.list_scaling_configs(m.ListScalingConfigsRequest(function_name="pv")).body.scaling_configs) == 1
     assert c3.delete_scaling_config("pv", m.DeleteScalingConfigRequest()).status_code == 204
     assert c3.list_scaling_configs(m.ListScalingConfigsRequest()).body.scaling_configs == []
+
+
+def test_serverless_devs_upload_path(server, account):
+    """§9.2 steps 9-11 as the fc3 component does them: tempBucketToken (FC 2.0 API), an OSS PutObject to the
+    emulator's address (IP literal: no bucket in host or path), then CreateFunction from that OSS object."""
+    import requests
+    from tests.helpers import make_zip
+    r = requests.get(server.url + "/2016-08-15/tempBucketToken", headers={"x-fc-account-id": account})
+    assert r.status_code == 200
+    token = r.json()
+    creds = token["credentials"]
+    assert creds["AccessKeyId"] and creds["AccessKeySecret"] and creds["SecurityToken"] and creds["Expiration"]
+    key = f"{account}/{token['objectName']}"
+    data = make_zip({"index.py": "def handler(event, context):\n    return 'uploaded'\n"})
+    put = requests.put(f"{server.url}/{key}", data=data, headers={
+        "Authorization": f"OSS {creds['AccessKeyId']}:c2ln", "x-oss-security-token": creds["SecurityToken"],
+        "Host": f"{token['ossBucket']}.oss-cn-hangzhou.aliyuncs.com", "Content-Type": "application/zip"})
+    assert put.status_code == 200 and put.headers["etag"]
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)  # sends the path as written
+    conn.request("PUT", f"/{account}/../../escape.zip", body=b"x", headers={"Authorization": "OSS a:b"})
+    assert conn.getresponse().status == 400  # nothing is written outside the bucket folder
+    conn.close()
+    c3 = sdk(server, account)
+    body = m.CreateFunctionInput(function_name="fromoss", runtime="python3.10", handler="index.handler",
+                                 code=m.InputCodeLocation(oss_bucket_name=token["ossBucket"], oss_object_name=key))
+    fn = c3.create_function(m.CreateFunctionRequest(body=body)).body
+    assert fn.code_size == len(data)
+    missing = m.CreateFunctionInput(function_name="nooss", runtime="python3.10", handler="index.handler",
+                                    code=m.InputCodeLocation(oss_bucket_name=token["ossBucket"],
+                                                             oss_object_name=f"{account}/missing.zip"))
+    assert api_error(lambda: c3.create_function(m.CreateFunctionRequest(body=missing)))["code"] == "InvalidArgument"
