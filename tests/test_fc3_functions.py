@@ -549,3 +549,17 @@ def test_acs3_test_vectors():
     assert acs3_signature("SECRET", "GET", "/2023-03-30/layerarn/acs%3Afc%3Acn-hangzhou%3A123%3Alayers%2Fl1%2F"
                           "versions%2F1", [], v4, sorted(v4), v4["x-acs-content-sha256"]) \
         == "1b8765dbfa079d68e70e07bebaad876d8ba6c5a237017eef126eb211ea5dce5a"
+
+
+def test_delete_refused_while_triggers_exist(c3, server, account):
+    create(c3, "trig")
+    c3.create_trigger("trig", m.CreateTriggerRequest(body=m.CreateTriggerInput(
+        trigger_name="t1", trigger_type="timer",
+        trigger_config=json.dumps({"cronExpression": "@every 60m", "enable": False}))))
+    before = raw(server, account, "GET", "/functions/trig").json()
+    e = api_error(lambda: c3.delete_function("trig"))
+    assert (e["status"], e["code"]) == (409, "FunctionNotEmpty") and "trig" in e["message"]
+    assert raw(server, account, "GET", "/functions/trig").json() == before
+    c3.delete_trigger("trig", "t1")
+    assert c3.delete_function("trig").status_code == 204
+    assert api_error(lambda: get(c3, "trig"))["code"] == "FunctionNotFound"
