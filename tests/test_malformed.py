@@ -531,8 +531,8 @@ def snapshot(url: str, routes: list[Route], values: dict, headers: dict) -> dict
     s = _RetryingSession()
     s.headers.update(headers)
     for r in routes:
-        if r.method != "GET" or "/proxy/" in r.path or "wait-idle" in r.path:
-            continue
+        if r.method != "GET" or "/proxy/" in r.path or "wait-idle" in r.path or r.path.endswith("/tempBucketToken"):
+            continue  # (temporary upload credentials are new on every read, as on FC)
         target = fill(r.path, values)
         if r.path.endswith("/tag"):
             target += f"?resourceArn=services/{values['service']}"
