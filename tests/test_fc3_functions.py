@@ -17,7 +17,7 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_openapi.models import Config
 from darabonba.runtime import RuntimeOptions
 
-from tests.helpers import AK_ID, AK_SECRET, Server, zip_b64
+from tests.helpers import AK_ID, AK_SECRET, Server, make_zip, zip_b64
 
 PY_CODE = {"index.py": (
     "import os\n"
@@ -563,3 +563,24 @@ def test_delete_refused_while_triggers_exist(c3, server, account):
     c3.delete_trigger("trig", "t1")
     assert c3.delete_function("trig").status_code == 204
     assert api_error(lambda: get(c3, "trig"))["code"] == "FunctionNotFound"
+
+
+def test_fc3_function_code_sees_no_service(fc3_server_for_env):
+    """An FC 3.0 function has no service: its code never sees the engine's hidden one."""
+    url = fc3_server_for_env.url
+    code = base64.b64encode(make_zip({"index.py": "import os, json\n"
+                                      "def handler(event, context):\n"
+                                      "    return json.dumps([os.environ.get('FC_SERVICE_NAME'), context.service.name,"
+                                      " os.environ.get('FC_FUNCTION_NAME')])\n"})).decode()
+    r = requests.post(f"{url}/2023-03-30/functions", json={"functionName": "envfn", "runtime": "python3.9",
+                                                           "handler": "index.handler", "code": {"zipFile": code}})
+    assert r.status_code == 200, r.text
+    r = requests.post(f"{url}/2023-03-30/functions/envfn/invocations", data=b"{}")
+    assert r.status_code == 200 and json.loads(r.content) == ["", "", "envfn"], r.text
+
+
+@pytest.fixture(scope="module")
+def fc3_server_for_env(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("fc3-env") / "fc", "--executor", "process").start()
+    yield srv
+    srv.stop()

@@ -1,6 +1,8 @@
 """The environment of an instance (runtimes.md §1.1, docs/runtime-protocol.md)."""
 from __future__ import annotations
 
+from emulator.model.names import is_fc3_service
+
 from emulator.execution.spec import InstanceSpec
 
 # Stand-in STS credentials: there is no RAM here, but code reads these variables.
@@ -17,7 +19,7 @@ def instance_env(spec: InstanceSpec, instance_id: str, *, code_path: str, port: 
         "FC_CUSTOM_LISTEN_PORT": str(port),
         "FC_ACCOUNT_ID": spec.account,
         "FC_REGION": spec.region,
-        "FC_SERVICE_NAME": spec.service,
+        "FC_SERVICE_NAME": shown_service(spec),
         "FC_FUNCTION_NAME": spec.function,
         "FC_FUNCTION_HANDLER": spec.handler,
         "FC_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
@@ -57,7 +59,7 @@ def request_headers(spec: InstanceSpec, request_id: str, control_path: str, retr
         "x-fc-account-id": spec.account,
         "x-fc-qualifier": spec.qualifier,
         "x-fc-version-id": spec.version_id,
-        "x-fc-service-name": spec.service,
+        "x-fc-service-name": shown_service(spec),
         "x-fc-service-logproject": spec.log_project,
         "x-fc-service-logstore": spec.log_store,
         "x-fc-control-path": control_path,
@@ -90,3 +92,9 @@ def standby_fits(spec: InstanceSpec) -> bool:
     """Can a standby become this function's instance with exactly a fresh start's environment? Not when the
     function sets a variable the agent's first environment already has or that only counts at start."""
     return not any(k in STANDBY_NAMES or k.startswith(_AT_START) for k in spec.env)
+
+
+def shown_service(spec: InstanceSpec) -> str:
+    """The service name a function's code sees: none for an FC 3.0 function (fc3-api.md §7.4: FC 3.0 has
+    no services; its hidden engine service "fc3:F" is never shown)."""
+    return "" if is_fc3_service(spec.service) else spec.service
