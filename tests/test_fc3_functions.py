@@ -584,3 +584,14 @@ def fc3_server_for_env(tmp_path_factory):
     srv = Server(tmp_path_factory.mktemp("fc3-env") / "fc", "--executor", "process").start()
     yield srv
     srv.stop()
+
+
+def test_fc2_proxy_path_cannot_reach_an_fc3_function(fc3_server_for_env):
+    url = fc3_server_for_env.url
+    r = requests.post(f"{url}/2023-03-30/functions", json={"functionName": "hidden", "runtime": "python3.9",
+                                                           "handler": "index.handler", "code": {"zipFile": zip_b64(
+                                                               {"index.py": "def handler(e, c):\n    return 'x'\n"})}})
+    assert r.status_code == 200, r.text
+    for path in ("/2016-08-15/proxy/fc3:hidden/hidden/", "/2016-08-15/proxy/fc3%3Ahidden/hidden/x"):
+        r = requests.get(url + path)
+        assert r.status_code == 404 and r.json()["ErrorCode"] == "ServiceNotFound", (path, r.text)

@@ -9,7 +9,9 @@ from emulator.api.auth import account_of, verify
 from emulator.api.invocations import SYNC_PAYLOAD_LIMIT
 from emulator.api.wire import split_qualifier
 from emulator.invocation.http import HttpRequest
+from emulator.invocation.http_v3 import HttpRequestV3
 from emulator.invocation.sync import Invocation, Outcome
+from emulator.model.names import is_fc3_service
 from emulator.store import resources as res
 from emulator.store import snapshots
 
@@ -86,6 +88,8 @@ def http_response(out: Outcome) -> Response:
 @router.api_route("/proxy/{service}/{function}/{rest:path}", methods=METHODS)
 async def proxy(service: str, function: str, request: Request, rest: str = ""):
     svc, qualifier = split_qualifier(request, service)
+    if is_fc3_service(svc):  # an FC 3.0 function's hidden service: not addressable through FC 2.0
+        raise errors.service_not_found(svc)
     account = account_of(request, request.app.state.settings)
     trigger = http_trigger(request, account, svc, qualifier, function)
     await check_access(request, trigger)
@@ -205,14 +209,35 @@ class CustomDomains:
         check_route_method(domain, route, request.method)
         account, svc, fn = domain["_account"], route["serviceName"], route["functionName"]
         qualifier = route.get("qualifier") or None
-        trigger = http_trigger(request, account, svc, qualifier, fn)
+        fc3 = is_fc3_service(svc)
+        if fc3:  # FC 3.0 routes reach the function itself, no HTTP trigger (fc3-api.md §4.5)
+            trigger = _fc3_route_target(request, account, svc, qualifier, fn, domain)
+        else:
+            trigger = http_trigger(request, account, svc, qualifier, fn)
         await check_access(request, trigger)
         body = await request.body()
         check_limits(request, body)
         query = request.scope.get("query_string", b"").decode("latin-1")
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or path
-        http = HttpRequest(method=request.method, path=path, request_uri=raw_path + (f"?{query}" if query else ""),
-                           query_string=query, headers=[(k, v) for k, v in request.headers.items()],
-                           client_ip=request.client.host if request.client else "",
-                           host=request.headers.get("host", ""), base_path=None)
+        http = (HttpRequestV3 if fc3 else HttpRequest)(
+            method=request.method, path=path, request_uri=raw_path + (f"?{query}" if query else ""),
+            query_string=query, headers=[(k, v) for k, v in request.headers.items()],
+            client_ip=request.client.host if request.client else "", host=request.headers.get("host", ""),
+            base_path=None)
+        if fc3:
+            http.domain_name = request_host(request.scope)
         return await run_http(request, account, svc, qualifier, fn, http, body)
+
+
+def _fc3_route_target(request: Request, account: str, svc: str, qualifier: str | None, fn: str,
+                      domain: dict) -> dict:
+    """An FC 3.0 route's function must exist; the domain's authConfig stands in for a trigger's
+    (`function`: signed requests; `anonymous` and `jwt`, whose tokens are not checked locally: anyone)."""
+    from emulator.api.fc3.wire import fc3_error
+    try:
+        with request.app.state.db.read() as s:
+            snapshots.resolve(s, account, svc, qualifier or snapshots.LATEST).function(s, fn)
+    except errors.FCError as exc:
+        raise fc3_error(exc) from None
+    auth = ((domain.get("_fc3AuthConfig") or {}).get("authType") or "anonymous").lower()
+    return {"triggerConfig": {"authType": "function" if auth == "function" else "anonymous"}}
