@@ -38,6 +38,10 @@ def instance_env(spec: InstanceSpec, instance_id: str, *, code_path: str, port: 
     if spec.kind == "php":  # .ini files in the code's extension/ folder, then PHP's own conf.d (runtimes.md §13.1)
         env["PHP_INI_SCAN_DIR"] = f"{code_path}/extension:"
         env["LD_LIBRARY_PATH"] = f"{code_path}:{code_path}/lib:/usr/local/lib"
+    if spec.local_code and spec.kind == "python":  # hot reload: never a stale .pyc of an edited file (a
+        # same-size edit within a second keeps the source's stamp); nothing written into the user's folder,
+        # none read from it, nor from a cache folder that cannot exist
+        env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX="/dev/null/pycache")
     env.update(spec.env)
     return env
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from emulator import errors
 from emulator.execution.agent import AgentClient
 from emulator.execution.backends.base import Backend
+from emulator.execution.hot_reload import FolderWatcher
 from emulator.execution.instance import Instance
 from emulator.execution.spec import InstanceSpec
 from emulator.execution.standby import Standbys
@@ -31,11 +32,13 @@ class Lease:
 
 
 class FunctionPool:
-    def __init__(self, key: tuple, backend: Backend, agent: AgentClient, standbys: Standbys | None = None):
+    def __init__(self, key: tuple, backend: Backend, agent: AgentClient, standbys: Standbys | None = None,
+                 watcher: FolderWatcher | None = None):
         self.key = key
         self.backend = backend
         self.agent = agent
         self.standbys = standbys
+        self.watcher = watcher  # hot reload of local-folder code (hot_reload.py)
         self.instances: list[Instance] = []
         self.revision: str | None = None
         self.provision_error = ""  # why the last provisioned instance failed to start (currentError)
@@ -45,15 +48,24 @@ class FunctionPool:
         if self.revision == spec.revision:
             return
         self.revision = spec.revision
+        self.retire(spec)
+
+    def retire(self, spec: InstanceSpec | None = None) -> int:
+        """Retire every instance (a change of the function, or of its local code folder): idle ones stop now,
+        busy ones after their calls; provisioned ones are replaced. Returns how many were retired."""
         old, self.instances = self.instances, []
         for inst in old:
             inst.retired = True
             if inst.inflight == 0:
                 asyncio.create_task(inst.stop())
+        spec = spec or next((inst.spec for inst in old), None)
         for _ in range(sum(1 for inst in old if inst.provisioned and inst.alive)):  # provisioned: replaced
             self._new_instance(spec, f"provision-{int(time.time() * 1000)}", provisioned=True)
+        return len(old)
 
     def _new_instance(self, spec: InstanceSpec, request_id: str, provisioned: bool = False) -> Instance:
+        if spec.local_code and self.watcher is not None:
+            self.watcher.watch(spec.code_dir, self)
         inst = Instance(spec, self.backend, self.agent, provisioned=provisioned, standbys=self.standbys)
         self.instances.append(inst)
         asyncio.create_task(self._start(inst, request_id))
@@ -147,6 +159,7 @@ class Pools:
         self.backend = backend
         self.agent = agent
         self.standbys = standbys  # pre-started instances a new one takes over (standby.py)
+        self.watcher = FolderWatcher()  # local code folders: a change retires their instances
         self.idle_timeout = idle_timeout
         self.max_instances = max_instances
         self.pools: dict[tuple, FunctionPool] = {}
@@ -156,7 +169,7 @@ class Pools:
     def pool(self, key: tuple) -> FunctionPool:
         p = self.pools.get(key)
         if p is None:
-            p = self.pools[key] = FunctionPool(key, self.backend, self.agent, self.standbys)
+            p = self.pools[key] = FunctionPool(key, self.backend, self.agent, self.standbys, self.watcher)
         return p
 
     def find(self, key: tuple) -> FunctionPool | None:
@@ -186,6 +199,7 @@ class Pools:
     async def close(self) -> None:
         if self._reaper:
             self._reaper.cancel()
+        await self.watcher.close()
         if self.standbys:
             await self.standbys.close()
         await asyncio.gather(*(p.close() for p in self.pools.values()), return_exceptions=True)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from emulator.execution import catalog
 
+LOCAL_CODE_PREFIX = "local:"  # codeChecksum of a function whose code is a local folder (store/code.py)
+
 
 @dataclass(frozen=True)
 class InstanceSpec:
@@ -39,6 +41,11 @@ class InstanceSpec:
         """The runtime's family (catalog): python | nodejs | go1 | java | php | dotnet (our agents),
         custom (the user's server) | container (a custom container)."""
         return catalog.family(self.runtime)
+
+    @property
+    def local_code(self) -> bool:
+        """The code is a local folder run as it is (hot reload, store/code.py), not an unpacked zip."""
+        return self.code_checksum.startswith(LOCAL_CODE_PREFIX)
 
     @property
     def builtin_agent(self) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 import fastcrc
 
 from emulator import errors
+from emulator.store import local_code
 from emulator.config import Settings
 from emulator.store.folders import build_once
 
@@ -231,6 +232,8 @@ class CodeStore:
     def put(self, data: bytes, checksum: str | None = None) -> tuple[str, int]:
         """Store the zip (once per checksum); returns (codeChecksum, codeSize)."""
         checksum = checksum or crc64(data)
+        if local_code.is_local(checksum):  # nothing to store: the folder is the code
+            return checksum, 0
         path = self.path(checksum)
         if not path.exists():
             fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".part")
@@ -241,6 +244,8 @@ class CodeStore:
 
     def prepare(self, code: dict, header_checksum: str | None = None) -> "Package":
         """Everything but the write: fetch, check and checksum the package (no lock held)."""
+        if local_code.requested(code):  # a local folder, run as it is (hot reload)
+            return Package(b"", local_code.checksum_for(code, self.settings.data_dir))
         data = self.zip_from_request(code)
         self.check_zip(data)
         checksum = crc64(data)
@@ -262,6 +267,8 @@ class CodeStore:
 
     def extract(self, checksum: str) -> Path:
         """The package unpacked under code/unpacked/<checksum>/ (done once; used by execution)."""
+        if local_code.is_local(checksum):
+            return local_code.folder_of(checksum)
         def unpack(tmp: Path) -> None:
             with zipfile.ZipFile(self.path(checksum)) as zf:
                 for info in zf.infolist():
@@ -272,6 +279,11 @@ class CodeStore:
     # ---- download URLs (GetFunctionCode) ------------------------------------------------
 
     def download_url(self, checksum: str, ttl: int = 3600) -> str:
+        if local_code.is_local(checksum):  # the folder as it is now, zipped
+            folder = local_code.folder_of(checksum)
+            if not folder.is_dir():
+                raise errors.invalid_argument("the function's local code folder no longer exists")
+            checksum, _ = self.put(local_code.zip_folder(folder, self.settings.max_unzipped_size))
         expires = int(time.time()) + ttl
         sig = self._sign(checksum, expires)
         return f"{self.settings.base_url}/_emulator/code/{checksum}.zip?Expires={expires}&Signature={sig}"
