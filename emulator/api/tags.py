@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from emulator import errors
 from emulator.api.context import Ctx, fc_ctx
 from emulator.api.wire import fc_json, json_body, page_params, paged, request_id
+from emulator.model.names import is_fc3_service
 from emulator.model.tag import MAX_TAGS, TagResource, UntagResource, full_arn, parse_arn
 from emulator.store import resources as res
 
@@ -18,6 +19,8 @@ router = APIRouter(tags=["tags"])
 def _tagged_service(s: Session, ctx: Ctx, arn: str | None) -> tuple[res.ResourceRow, str]:
     """The service an ARN names, and the full ARN FC answers with (the region as the caller wrote it)."""
     region, account, svc = parse_arn(arn)
+    if is_fc3_service(svc):  # an FC 3.0 function's hidden service: its tags are FC 3.0's (tags-v2)
+        raise errors.service_not_found(svc)
     if account and account != ctx.account:
         raise errors.invalid_argument(f"resourceArn '{arn}' names account '{account}', "
                                       f"but the request is for account '{ctx.account}'")

@@ -8,11 +8,13 @@ from fastapi import FastAPI
 
 from emulator.api.fc3 import aliases, functions, invoke, versions
 from emulator.api.fc3 import async_tasks, configs, triggers
+from emulator.api.fc3 import bindings, custom_domains, instances, layers, misc, tags
 from emulator.api.fc3.wire import PREFIX
 
 # a new resource family adds its router here
 FC3_ROUTERS = [functions.router, versions.router, aliases.router, invoke.router,
-               triggers.router, configs.router, async_tasks.router]
+               triggers.router, configs.router, async_tasks.router,
+               instances.router, tags.router, bindings.router, layers.router, custom_domains.router, misc.router]
 
 
 def mount_fc3_api(app: FastAPI) -> None:
