@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator import __version__, errors
 from emulator.api import control, emulator_destinations, emulator_events, emulator_invocations, emulator_triggers
+from emulator.api import emulator_control, metrics
 from emulator.api.auth import authenticate_emulator
 from emulator.execution.standby import Standbys
 from emulator.api.front import Front
@@ -94,7 +95,7 @@ def create_app(settings: Settings) -> Front:
         if restored:
             log.info("pre-warming %d provisioned instance(s)", restored)
         await app.state.async_invoker.start()
-        app.state.timers = TimerScheduler(db, app.state.async_invoker)
+        app.state.timers = TimerScheduler(db, app.state.async_invoker, on_fire=app.state.metrics.timer_fired)
         await app.state.timers.start()
         yield
         await app.state.timers.close()
@@ -115,6 +116,8 @@ def create_app(settings: Settings) -> Front:
     app.state.recorder = Recorder(app.state.records, app.state.invoker, settings.records_max_count,
                                   settings.records_max_age, settings.records_max_log_bytes)
     app.state.invoker.listeners.append(app.state.recorder)
+    app.state.metrics = metrics.Metrics()  # GET /metrics; counts each invocation inline (no task per call)
+    app.state.invoker.listeners.append(app.state.metrics)
     app.state.async_invoker = AsyncInvoker(db, app.state.invoker, settings)
 
     @app.exception_handler(errors.FCError)
@@ -139,10 +142,12 @@ def create_app(settings: Settings) -> Front:
     app.add_middleware(TriggerHosts)  # FC 3.0 HTTP triggers by Host (<sub>.<region>.fcapp.run)
     app.add_middleware(ErrorBarrier)
     app.add_middleware(WireMiddleware)  # added last = outermost: it wraps the fast path too
+    app.add_middleware(metrics.HttpMetrics, metrics=app.state.metrics)  # fc_http_requests_total (front.py: its own)
     app.include_router(control.router)
+    app.include_router(metrics.router)  # access by --metrics (open/signed/off), checked in the route
     # /_emulator/*: open in default mode, signed by a configured key in strict mode (auth.py)
     for router in (emulator_invocations.router, emulator_destinations.router, emulator_triggers.router,
-                   emulator_events.router):
+                   emulator_events.router, emulator_control.router):
         app.include_router(router, dependencies=[Depends(authenticate_emulator)])
     mount_fc_api(app)
     mount_fc3_api(app)  # FC 3.0 (2023-03-30) on the same engine

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from emulator import events_cli, records_cli
+from emulator import clock_cli, events_cli, records_cli, reset_cli, snapshot_cli
 from emulator.config import (Settings, argv_without_access_keys, default_data_dir, parse_access_keys, parse_duration,
                              parse_pairs, read_access_keys_file)
 
@@ -94,6 +94,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--records-max-log-bytes", type=int, default=int(_env("RECORDS_MAX_LOG_BYTES", "65536")),
                    help="log bytes kept per invocation record (the tail); 0 = no limit "
                         "[FC_EMULATOR_RECORDS_MAX_LOG_BYTES]")
+    p.add_argument("--metrics", choices=["auto", "open", "signed", "off"], default=_env("METRICS", "auto"),
+                   help="GET /metrics (Prometheus): open to anyone, signed by a configured key, or off; auto = "
+                        "open, or signed with --auth strict [FC_EMULATOR_METRICS]")
     p.add_argument("--instance-user", default=_env("INSTANCE_USER", "auto"),
                    help="process backend: the user instances run as; auto = fc-emulator-fn (created when missing, "
                         "else nobody) when the emulator runs as root, else the emulator's own user "
@@ -257,6 +260,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         records_max_log_bytes=args.records_max_log_bytes,
         instance_network=args.instance_network,
         instance_user=args.instance_user,
+        metrics=args.metrics,
     )
 
 
@@ -317,6 +321,8 @@ def main(argv: list[str] | None = None) -> None:
     _add_modules(sub)
     records_cli.add_parsers(sub, _env)
     events_cli.add_parsers(sub, _env)
+    for control in (reset_cli, snapshot_cli, clock_cli):  # test control (/_emulator/reset, snapshot, clock)
+        control.add_parsers(sub, _env)
     args = parser.parse_args(argv)
     if args.command == "images":
         sys.exit(images(args))
@@ -334,6 +340,9 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(str(exc))
     if args.command in events_cli.COMMANDS:
         sys.exit(events_cli.run(args))
+    for control in (reset_cli, snapshot_cli, clock_cli):
+        if args.command in control.COMMANDS:
+            sys.exit(control.run(args))
     if args.command in records_cli.COMMANDS:
         sys.exit(records_cli.run(args))
     if args.command == "serve":

@@ -124,6 +124,7 @@ class Settings:
     records_max_count: int = 10000
     records_max_age: float = 7 * 86400.0  # seconds
     records_max_log_bytes: int = 65536  # log kept per record: the tail, after a line saying what was cut
+    metrics: str = "auto"  # GET /metrics: auto | open | signed | off (api/metrics.py; auto = signed when strict)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -131,6 +132,8 @@ class Settings:
             raise ValueError(f"--records-max-count must be 0 (no limit) or more, got {self.records_max_count}")
         if self.records_max_log_bytes < 0:
             raise ValueError(f"--records-max-log-bytes must be 0 (no limit) or more, got {self.records_max_log_bytes}")
+        if self.metrics not in ("auto", "open", "signed", "off"):
+            raise ValueError(f"--metrics must be auto, open, signed or off, got {self.metrics!r}")
         if self.instance_network not in ("auto", "host"):
             raise ValueError(f"--instance-network must be auto or host, got {self.instance_network!r}")
         if self.oss_dir is None:

@@ -27,9 +27,16 @@ from emulator.api.wire import canonical_headers, error_response, new_request_id
 log = logging.getLogger("fc_emulator")
 
 
+# fc_http_requests_total's route label on the fast path: the templates FastAPI's routes carry
+FAST_ROUTES = {"/2016-08-15": "/2016-08-15/services/{service}/functions/{function}/invocations",
+               "/2021-04-06": "/2021-04-06/services/{service}/functions/{function}/invocations",
+               "/2023-03-30": "/2023-03-30/functions/{function}/invocations"}
+
+
 class Front:
     def __init__(self, app: FastAPI):
         self.app = app
+        self.metrics = getattr(app.state, "metrics", None)  # api/metrics.py
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -62,3 +69,5 @@ class Front:
         await send({"type": "http.response.start", "status": response.status_code,
                     "headers": canonical_headers(response.raw_headers, request_id)})
         await send({"type": "http.response.body", "body": response.body})
+        if self.metrics is not None:
+            self.metrics.count_http("POST", FAST_ROUTES[scope["path"][:11]], response.status_code)

@@ -100,6 +100,13 @@ class AsyncInvoker:
         with self.qdb.write() as s:
             return fn(s, *args)
 
+    async def cancel(self, event_ids: list[int]) -> None:
+        """Test control's reset: stop these running events at once (their rows are about to go)."""
+        tasks = [self._runs[i] for i in event_ids if i in self._runs]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def pending(self) -> int:
         """Events queued (including retries waiting for their back-off) or running."""
         def count() -> int:

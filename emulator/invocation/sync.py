@@ -114,7 +114,7 @@ def tracing_headers(items) -> dict[str, str]:
     return out
 
 
-Listener = Callable[[Invocation, "Outcome"], Awaitable[None]]
+Listener = Callable[[Invocation, "Outcome"], "Awaitable[None] | None"]
 
 
 class Invoker:
@@ -149,7 +149,10 @@ class Invoker:
 
     def _notify(self, inv: Invocation, out: Outcome) -> None:
         for listener in self.listeners:
-            task = asyncio.create_task(listener(inv, out))
+            work = listener(inv, out)
+            if work is None:  # a plain function that did its part inline (metrics): no task to run
+                continue
+            task = asyncio.create_task(work)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
