@@ -8,8 +8,8 @@ import json
 import threading
 
 import requests
-from websocket import WebSocketConnectionClosedException
 from alibabacloud_fc20230330 import models as m
+from websocket import WebSocketConnectionClosedException
 
 from tests.helpers import fc_client, zip_b64
 from tests.test_fc3_functions import api_error, create, get, invoke, raw, sdk
@@ -94,7 +94,7 @@ def test_tags_v2_apart_from_fc2_service_tags(server, account, fc):
     c3 = sdk(server, account)
     create(c3, "f3", tags=[m.Tag(key="k3", value="v3")])
     fc.create_service("s2")
-    fc.tag_resource(f"services/s2", {"k2": "v2"})
+    fc.tag_resource("services/s2", {"k2": "v2"})
     assert _tags(c3, account) == [("f3", "k3", "v3")]
     assert fc.get_resource_tags("services/s2").data["tags"] == {"k2": "v2"}
     for call in (lambda: fc.tag_resource("services/fc3:f3", {"k": "v"}),
@@ -301,7 +301,7 @@ def test_list_instances_and_exec(exec_server, account):
     frames = _exec_frames(fc, path, {"command": ["head", "-c", "5"], "stdin": "true"}, send=[b"hel", b"lo"])
     assert "".join(f[1:] for f in frames if isinstance(f, str) and f[0] == "\x01") == "hello"
     assert frames[-1] == "\x050"
-    [e] = _exec_frames(fc, f"/2023-03-30/functions/inst/instances/c-nope/exec", {"command": ["true"]})
+    [e] = _exec_frames(fc, "/2023-03-30/functions/inst/instances/c-nope/exec", {"command": ["true"]})
     body = json.loads(e.resp_body)
     assert e.status_code == 404 and body["Code"] == body["ErrorCode"] == "InstanceNotFound" and body["RequestId"]
 

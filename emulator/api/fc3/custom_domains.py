@@ -14,8 +14,21 @@ from sqlalchemy.orm import Session
 from emulator import errors
 from emulator.api.custom_domains import _conflict, find_domain
 from emulator.api.fc3.auth import Ctx3, fc3_ctx
-from emulator.api.fc3.wire import engine_pair, fc3_json, fc3_name, json_body, no_content, page_params, paged
-from emulator.model.custom_domain import DOMAIN_DEFAULTS, DomainFields, PathConfig, apply_domain_fields
+from emulator.api.fc3.wire import (
+    engine_pair,
+    fc3_json,
+    fc3_name,
+    json_body,
+    no_content,
+    page_params,
+    paged,
+)
+from emulator.model.custom_domain import (
+    DOMAIN_DEFAULTS,
+    DomainFields,
+    PathConfig,
+    apply_domain_fields,
+)
 from emulator.model.names import check_domain
 from emulator.store import resources as res
 

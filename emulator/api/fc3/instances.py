@@ -20,8 +20,22 @@ from emulator import errors
 from emulator.api.fc3.auth import Ctx3, authenticate_fc3, fc3_ctx
 from emulator.api.fc3.functions import lookup
 from emulator.api.fc3.triggers import require_pair
-from emulator.api.fc3.wire import fc3_error, fc3_json, query_bool, query_json_list, qualifier_of
-from emulator.api.instances import MAX_LIMIT, _finish, _http_request, _limit, _live, _options, _versions
+from emulator.api.fc3.wire import (
+    fc3_error,
+    fc3_json,
+    qualifier_of,
+    query_bool,
+    query_json_list,
+)
+from emulator.api.instances import (
+    MAX_LIMIT,
+    _finish,
+    _http_request,
+    _limit,
+    _live,
+    _options,
+    _versions,
+)
 from emulator.api.wire import FCJSONResponse
 from emulator.execution import exec as instance_exec
 from emulator.store import snapshots

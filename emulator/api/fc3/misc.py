@@ -14,7 +14,12 @@ from fastapi import APIRouter, Depends
 from emulator import errors
 from emulator.api.fc3.auth import Ctx3, fc3_ctx
 from emulator.api.fc3.functions import lookup
-from emulator.api.fc3.wire import DEFAULT_RESOURCE_GROUP, fc3_json, json_body, page_params
+from emulator.api.fc3.wire import (
+    DEFAULT_RESOURCE_GROUP,
+    fc3_json,
+    json_body,
+    page_params,
+)
 from emulator.model.names import is_fc3_service
 
 router = APIRouter(tags=["FC 3.0 account, sessions, snapshots"])

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 from emulator import errors
 from emulator.api.fc3.auth import Ctx3, fc3_ctx
 from emulator.api.fc3.functions import _check_tags, lookup
-from emulator.api.fc3.wire import fc3_json, function_arn, json_body, query_bool, query_json_list
+from emulator.api.fc3.wire import (
+    fc3_json,
+    function_arn,
+    json_body,
+    query_bool,
+    query_json_list,
+)
 from emulator.model.names import is_fc3_service
 from emulator.model.numbers import parse_int
 from emulator.store import resources as res
