@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator import __version__, errors
+from emulator.api import dashboard
 from emulator.api import control, emulator_destinations, emulator_events, emulator_invocations, emulator_triggers
 from emulator.api import emulator_control, metrics
 from emulator.api.auth import authenticate_emulator
@@ -145,6 +146,7 @@ def create_app(settings: Settings) -> Front:
     app.add_middleware(metrics.HttpMetrics, metrics=app.state.metrics)  # fc_http_requests_total (front.py: its own)
     app.include_router(control.router)
     app.include_router(metrics.router)  # access by --metrics (open/signed/off), checked in the route
+    app.include_router(dashboard.router)  # / and /_emulator/ui (pages open), /_emulator/dashboard (signed in strict mode)
     # /_emulator/*: open in default mode, signed by a configured key in strict mode (auth.py)
     for router in (emulator_invocations.router, emulator_destinations.router, emulator_triggers.router,
                    emulator_events.router, emulator_control.router):

@@ -211,6 +211,7 @@ EMULATOR_ROUTES = [
     ("POST", "/_emulator/events/oss"),
     ("POST", "/_emulator/services/s/functions/f/triggers/t/fire"),
     ("GET", "/_emulator/standby"),
+    ("GET", "/_emulator/dashboard"),
 ]
 
 
@@ -228,7 +229,7 @@ def test_strict_emulator_routes_need_a_signature(strict, method, path):
     assert r.status_code != 403, r.text
     assert r.status_code < 500, r.text
     if path in ("/_emulator/invocations", "/_emulator/wait-idle", "/_emulator/destinations", "/_emulator/events/oss",
-                "/_emulator/standby"):
+                "/_emulator/standby", "/_emulator/dashboard"):
         assert r.status_code == 200, r.text
     elif path.endswith("/fire"):
         assert r.json()["ErrorCode"] == "TriggerNotFound"

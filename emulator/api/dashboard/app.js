@@ -1,0 +1,562 @@
+/* fc-emulator dashboard: plain JavaScript, no framework, no build step.
+ *
+ * Data: GET /_emulator/dashboard (resources, instances, async queue of one account) and
+ * GET /_emulator/invocations (records; `after=<seq>` for what is new), polled while the tab is visible.
+ * Actions: FC's InvokeFunction (2016-08-15 for FC 2.0 functions, 2023-03-30 for FC 3.0 ones),
+ * POST /_emulator/services/{s}/functions/{f}/triggers/{t}/fire, POST /_emulator/events/{source}.
+ * With an access key every request is signed with FC's scheme (fc-api.md §1.1): HMAC-SHA256 over
+ * METHOD, Content-MD5 (none), Content-Type, Date (empty: a browser cannot set Date, so the time goes in
+ * x-fc-date, which the emulator accepts as Date), the sorted x-fc-* headers and the path.
+ */
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 1500;
+const RECORDS_KEPT = 200;
+const TAIL_CHARS = 200000;
+const KEY_STORE = "fc-emulator-dashboard-key";
+const ACCOUNT_STORE = "fc-emulator-dashboard-account";
+
+const state = {
+  auth: null, key: loadKey(), snapshot: null, selected: parseHash(), records: [], lastSeq: null,
+  recordShown: null, busy: false, needKey: false,
+};
+
+const EVENT_EXAMPLES = {
+  oss: { bucket: "my-bucket", key: "photos/cat.png", eventName: "ObjectCreated:PutObject", size: 1024 },
+  log: { project: "my-project", logstore: "my-logstore" },
+  mns_topic: { topic: "my-topic", message: "hello" },
+  tablestore: { instance: "my-instance", table: "my-table", primaryKey: { id: 1 }, columns: { name: "a" } },
+  cdn_events: { eventName: "CachedObjectsRefreshed", domain: "example.com" },
+  eventbridge: { source: "my.source", type: "my.type", data: { hello: "world" } },
+  rds: { instance: "my-instance", database: "db", table: "t", operation: "INSERT", after: { id: 1 } },
+};
+
+// ---- SHA-256 and HMAC: WebCrypto where the page is a secure context (127.0.0.1, localhost, https),
+// else this plain implementation (a dashboard opened over http on another host name has no crypto.subtle).
+
+const K256 = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2]);
+
+function ror(x, n) { return (x >>> n) | (x << (32 - n)); }
+
+function sha256(msg) {
+  const size = ((msg.length + 9 + 63) >> 6) << 6;
+  const buf = new Uint8Array(size);
+  buf.set(msg);
+  buf[msg.length] = 0x80;
+  const dv = new DataView(buf.buffer);
+  dv.setUint32(size - 8, Math.floor(msg.length / 0x20000000));
+  dv.setUint32(size - 4, (msg.length * 8) >>> 0);
+  const H = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  const W = new Uint32Array(64);
+  for (let off = 0; off < size; off += 64) {
+    for (let i = 0; i < 16; i++) W[i] = dv.getUint32(off + i * 4);
+    for (let i = 16; i < 64; i++) {
+      const x = W[i - 15], y = W[i - 2];
+      W[i] = W[i - 16] + (ror(x, 7) ^ ror(x, 18) ^ (x >>> 3)) + W[i - 7] + (ror(y, 17) ^ ror(y, 19) ^ (y >>> 10));
+    }
+    let [a, b, c, d, e, f, g, h] = H;
+    for (let i = 0; i < 64; i++) {
+      const t1 = (h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + W[i]) | 0;
+      const t2 = ((ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+      h = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+    }
+    H[0] += a; H[1] += b; H[2] += c; H[3] += d; H[4] += e; H[5] += f; H[6] += g; H[7] += h;
+  }
+  const out = new Uint8Array(32);
+  const odv = new DataView(out.buffer);
+  H.forEach((v, i) => odv.setUint32(i * 4, v));
+  return out;
+}
+
+function hmacSha256(key, msg) {
+  if (key.length > 64) key = sha256(key);
+  const inner = new Uint8Array(64 + msg.length), outer = new Uint8Array(96);
+  for (let i = 0; i < 64; i++) { const k = key[i] || 0; inner[i] = k ^ 0x36; outer[i] = k ^ 0x5c; }
+  inner.set(msg, 64);
+  outer.set(sha256(inner), 64);
+  return sha256(outer);
+}
+
+async function hmacBase64(secret, text) {
+  const enc = new TextEncoder();
+  let digest;
+  if (window.crypto && crypto.subtle) {
+    const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    digest = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(text)));
+  } else {
+    digest = hmacSha256(enc.encode(secret), enc.encode(text));
+  }
+  let bin = "";
+  digest.forEach((b) => { bin += String.fromCharCode(b); });
+  return btoa(bin);
+}
+
+// ---- requests --------------------------------------------------------------------------------------
+
+function loadKey() {
+  try { return JSON.parse(sessionStorage.getItem(KEY_STORE) || "null"); } catch (e) { return null; }
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(`${status} ${body.ErrorCode || body.Code || ""}: ${body.ErrorMessage || body.Message || JSON.stringify(body)}`);
+    this.status = status;
+    this.code = body.ErrorCode || body.Code || "";
+  }
+}
+
+/* A request to the emulator; `path` is unencoded (FC signs the decoded path), each segment is encoded here. */
+async function api(method, path, { query = null, body = undefined, contentType = "application/json", headers = {} } = {}) {
+  const h = { ...headers };
+  const account = $("account").value.trim();
+  if (account) h["X-Fc-Account-Id"] = account;
+  if (body !== undefined) h["Content-Type"] = contentType;
+  if (state.key) {
+    h["X-Fc-Date"] = new Date().toUTCString();
+    const fc = Object.entries(h).map(([k, v]) => [k.toLowerCase(), String(v)])
+      .filter(([k]) => k.startsWith("x-fc-")).sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+    const toSign = [method, "", h["Content-Type"] || "", "", fc.map(([k, v]) => `${k}:${v}\n`).join("") + path].join("\n");
+    h.Authorization = `FC ${state.key.id}:${await hmacBase64(state.key.secret, toSign)}`;
+  }
+  const url = path.split("/").map(encodeURIComponent).join("/") + (query ? "?" + new URLSearchParams(query) : "");
+  return fetch(url, { method, headers: h, body, cache: "no-store" });
+}
+
+async function apiJson(method, path, options) {
+  const r = await api(method, path, options);
+  const text = await r.text();
+  let body;
+  try { body = text ? JSON.parse(text) : {}; } catch (e) { body = { Message: text }; }
+  if (!r.ok) {
+    const err = new ApiError(r.status, body);
+    if (r.status === 403 && state.auth === "strict") askForKey(err.message);
+    throw err;
+  }
+  return body;
+}
+
+// ---- DOM helpers -----------------------------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+function fill(node, ...children) { node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined)); }
+
+function showError(message) {
+  const box = $("error");
+  box.hidden = !message;
+  box.textContent = message || "";
+}
+
+function ago(seconds) {
+  seconds = Math.max(0, Math.round(seconds));
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+  return `${Math.floor(seconds / 86400)} d ${Math.floor((seconds % 86400) / 3600)} h`;
+}
+
+function clock(iso) {
+  const d = new Date(iso);
+  return d.toLocaleTimeString([], { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
+}
+
+function decodeBase64(b64) {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return new TextDecoder().decode(bytes);
+}
+
+// ---- the function list -----------------------------------------------------------------------------
+
+/* A function the page can act on: FC 2.0 (service, function) or FC 3.0 function F (engine service fc3:F). */
+function functionsOf(snapshot) {
+  const out = [];
+  for (const svc of snapshot.services) {
+    for (const fn of svc.functions) {
+      out.push({ id: `fc2:${svc.serviceName}/${fn.functionName}`, fc3: false, service: svc.serviceName,
+        engineService: svc.serviceName, name: fn.functionName, qualifiers: svc.qualifiers, fn, svc });
+    }
+  }
+  for (const fn of snapshot.fc3Functions) {
+    out.push({ id: `fc3:${fn.functionName}`, fc3: true, service: null, engineService: fn.engineService,
+      name: fn.functionName, qualifiers: fn.qualifiers, fn, svc: null });
+  }
+  return out;
+}
+
+function parseHash() {
+  const m = location.hash.match(/^#(fc[23]:.+)$/);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+function select(id) {
+  if (id !== state.selected) {  // the last call's answer belongs to the function it was made on
+    $("invoke-result").hidden = true;
+    $("invoke-status").textContent = "";
+    $("fire-result").textContent = "";
+  }
+  state.selected = id;
+  history.replaceState(null, "", "#" + encodeURIComponent(id));
+  render();
+  renderRecords();
+}
+
+function renderTree() {
+  const snap = state.snapshot;
+  const fnLink = (f) => el("li", {}, el("a", {
+    href: "#" + encodeURIComponent(f.id), class: f.id === state.selected ? "selected" : null, "data-function": f.id,
+    onclick: (e) => { e.preventDefault(); select(f.id); },
+  }, el("span", {}, f.name), el("span", { class: "meta" },
+    [f.fn.runtime || "", f.fn.instances.length ? ` · ${f.fn.instances.length} inst` : "",
+      f.fn.triggers.length ? ` · ${f.fn.triggers.length} trg` : ""].join(""))));
+  const groups = snap.services.map((svc) => el("div", { class: "group", "data-service": svc.serviceName },
+    el("div", { class: "group-title" }, el("span", {}, svc.serviceName), el("span", { class: "muted" }, "FC 2.0 service")),
+    el("ul", {}, functionsOf({ services: [svc], fc3Functions: [] }).map(fnLink)),
+    svc.functions.length ? null : el("p", { class: "muted" }, "no functions")));
+  if (snap.fc3Functions.length) {
+    groups.push(el("div", { class: "group", "data-service": "fc3" },
+      el("div", { class: "group-title" }, el("span", {}, "FC 3.0 functions")),
+      el("ul", {}, functionsOf({ services: [], fc3Functions: snap.fc3Functions }).map(fnLink))));
+  }
+  if (!groups.length) groups.push(el("p", { class: "muted" }, "No services or functions in this account yet."));
+  fill($("services"), groups);
+}
+
+const CONFIG_FIELDS = ["runtime", "handler", "memorySize", "cpu", "diskSize", "timeout", "instanceConcurrency",
+  "initializer", "initializationTimeout", "codeSize", "codeChecksum", "environmentVariables", "layers", "customContainerConfig",
+  "customRuntimeConfig", "description", "lastModifiedTime"];
+
+function renderFunction() {
+  const current = state.snapshot ? functionsOf(state.snapshot).find((f) => f.id === state.selected) : null;
+  $("function").hidden = !current;
+  $("function-empty").hidden = !!current;
+  if (!current) return;
+  const { fn } = current;
+  fill($("fn-title"), current.fc3 ? [fn.functionName, el("span", { class: "muted" }, "  FC 3.0 function")]
+    : [`${current.service} / ${fn.functionName}`, el("span", { class: "muted" }, "  FC 2.0")]);
+  fill($("fn-config"), CONFIG_FIELDS.filter((k) => fn.config[k] !== undefined && fn.config[k] !== null && fn.config[k] !== "")
+    .map((k) => el("tr", {}, el("th", {}, k), el("td", {},
+      typeof fn.config[k] === "object" ? JSON.stringify(fn.config[k]) : String(fn.config[k])))));
+  const full = JSON.stringify(current.fc3 ? fn.config : { service: current.svc.config, function: fn.config }, null, 2);
+  if ($("fn-json").textContent !== full) $("fn-json").textContent = full;
+
+  const qsel = $("invoke-qualifier");
+  const wanted = current.qualifiers.join("\n");
+  if (qsel.dataset.options !== wanted || qsel.dataset.fn !== current.id) {
+    const keep = qsel.dataset.fn === current.id ? qsel.value : "LATEST";
+    fill(qsel, current.qualifiers.map((q) => el("option", { value: q }, q)));
+    qsel.value = current.qualifiers.includes(keep) ? keep : "LATEST";
+    qsel.dataset.options = wanted;
+    qsel.dataset.fn = current.id;
+  }
+
+  const now = Date.parse(state.snapshot.timerClock);  // the account's timer clock (virtual after a clock advance)
+  const virtual = Math.abs(now - Date.parse(state.snapshot.time)) > 2000;
+  $("timer-clock").textContent = virtual ? `virtual timer clock: ${state.snapshot.timerClock.replace("T", " ").replace("Z", " UTC")}` : "";
+  fill($("fn-triggers").tBodies[0], fn.triggers.length ? fn.triggers.map((t) => {
+    const cfg = t.triggerConfig || {};
+    const summary = t.triggerType === "timer" ? `${cfg.cronExpression || ""}${cfg.enable === false ? " (disabled)" : ""}`
+      : t.triggerType === "http" ? `${(cfg.methods || []).join(",")} ${cfg.authType || ""}` : JSON.stringify(cfg).slice(0, 120);
+    const next = t.nextFire ? `${t.nextFire.replace("T", " ").replace("Z", " UTC")} (in ${ago((Date.parse(t.nextFire) - now) / 1000)})` : "";
+    return el("tr", { "data-trigger": t.triggerName }, el("td", {}, t.triggerName), el("td", {}, t.triggerType),
+      el("td", {}, t.qualifier || "LATEST"), el("td", { class: "mono" }, summary), el("td", { class: "next-fire" }, next),
+      el("td", {}, t.triggerType === "timer" ? el("button", { type: "button", class: "fire", onclick: () => fire(current, t) }, "Fire now") : null));
+  }) : el("tr", {}, el("td", { colspan: 6, class: "muted" }, "no triggers")));
+
+  fill($("fn-instances").tBodies[0], fn.instances.length ? fn.instances.map((i) => el("tr", { "data-instance": i.instanceId },
+    el("td", { class: "mono" }, i.instanceId), el("td", {}, i.versionId), el("td", {}, i.status + (i.provisioned ? " (provisioned)" : "")),
+    el("td", {}, i.inflight), el("td", {}, i.served), el("td", {}, i.inflight ? "busy" : ago(i.idleSeconds)),
+    el("td", {}, clock(i.createdTime)))) : el("tr", {}, el("td", { colspan: 7, class: "muted" }, "no live instances")));
+}
+
+function renderQueue() {
+  const q = state.snapshot.queue;
+  const rows = [...q.pending, ...q.finished].map((ev) => el("tr", { "data-request-id": ev.requestId },
+    el("td", {}, ev.fc3 ? `${ev.functionName} (FC 3.0)` : `${ev.serviceName}/${ev.functionName}`, ev.qualifier !== "LATEST" ? `.${ev.qualifier}` : ""),
+    el("td", { class: { Succeeded: "ok", Failed: "bad", Expired: "bad", Running: "warn" }[ev.status] || "" }, ev.status),
+    el("td", {}, ev.attempt), el("td", {}, ago(ev.ageSeconds)),
+    el("td", {}, ev.nextRunInSeconds === null ? "" : ev.nextRunInSeconds > 0 ? `in ${ago(ev.nextRunInSeconds)}` : "now"),
+    el("td", { class: "mono" }, ev.requestId)));
+  fill($("queue").tBodies[0], rows.length ? rows : el("tr", {}, el("td", { colspan: 6, class: "muted" }, "the queue is empty")));
+}
+
+function render() {
+  if (!state.snapshot) return;
+  renderTree();
+  renderFunction();
+  renderQueue();
+}
+
+// ---- invocation records and the log tail ----------------------------------------------------------
+
+function recordName(r) {
+  return r.serviceName.startsWith("fc3:") ? `${r.functionName} (FC 3.0)` : `${r.serviceName}/${r.functionName}`;
+}
+
+function selectedEngine() {
+  const f = state.snapshot && functionsOf(state.snapshot).find((x) => x.id === state.selected);
+  return f ? [f.engineService, f.name] : null;
+}
+
+function renderRecords() {
+  const only = $("only-selected").checked ? selectedEngine() : null;
+  const rows = state.records.filter((r) => !only || (r.serviceName === only[0] && r.functionName === only[1]));
+  fill($("records").tBodies[0], rows.length ? rows.map((r) => el("tr", {
+    class: "clickable" + (state.recordShown === r.seq ? " selected" : ""), "data-request-id": r.requestId, "data-seq": r.seq,
+    onclick: () => showRecord(r),
+  }, el("td", {}, clock(r.startTime)), el("td", {}, recordName(r)), el("td", {}, r.qualifier), el("td", {}, r.kind + (r.attempt > 1 ? ` #${r.attempt}` : "")),
+  el("td", { class: r.status === "succeeded" ? "ok status" : "bad status" }, r.status + (r.errorType ? ` (${r.errorType})` : "")),
+  el("td", {}, `${r.durationMs.toFixed(1)} ms`), el("td", { class: r.coldStart ? "cold" : "" }, r.coldStart ? "cold" : "warm"),
+  el("td", { class: "mono" }, (r.instanceId || "").slice(0, 20)), el("td", { class: "mono" }, r.requestId)))
+    : el("tr", {}, el("td", { colspan: 9, class: "muted" }, "no invocations yet")));
+}
+
+function showRecord(r) {
+  state.recordShown = r.seq;
+  $("record").hidden = false;
+  $("record-title").textContent = `${recordName(r)} · ${r.requestId}`;
+  const fields = [["status", r.status + (r.errorType ? ` (${r.errorType})` : "")], ["error", r.errorMessage],
+    ["start", r.startTime], ["duration", `${r.durationMs} ms`], ["cold start", r.coldStart ? "yes" : "no"],
+    ["qualifier / version", `${r.qualifier} / ${r.versionId}`], ["kind / attempt", `${r.kind} / ${r.attempt}`],
+    ["instance", r.instanceId], ["payload", `${r.payloadSize} bytes${r.payloadTruncated ? " (first 4 KB shown)" : ""}: ${r.payloadPreview}`]];
+  fill($("record-kv"), fields.filter(([, v]) => v).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))));
+  $("record-log").textContent = (r.logs || []).join("\n") || "(no log lines)";
+  renderRecords();
+}
+
+function appendTail(records) {
+  if (!records.length) return;
+  const tail = $("tail");
+  const atBottom = tail.scrollTop + tail.clientHeight >= tail.scrollHeight - 4;
+  let text = tail.textContent;
+  for (const r of records) {
+    text += `── ${clock(r.startTime)} ${recordName(r)} ${r.requestId} ${r.status} ${r.durationMs.toFixed(1)} ms ${r.coldStart ? "cold" : "warm"}\n`;
+    for (const line of r.logs || []) text += line + "\n";
+  }
+  tail.textContent = text.length > TAIL_CHARS ? text.slice(text.length - TAIL_CHARS) : text;
+  if (atBottom) tail.scrollTop = tail.scrollHeight;
+}
+
+async function loadRecords() {
+  if (state.lastSeq === null) {
+    const page = await apiJson("GET", "/_emulator/invocations", { query: { limit: 50 } });
+    state.records = page.invocations;
+    state.lastSeq = page.invocations.length ? page.invocations[0].seq : 0;
+    appendTail(page.invocations.slice(0, 20).reverse());
+  } else {
+    const page = await apiJson("GET", "/_emulator/invocations", { query: { after: state.lastSeq, order: "asc", limit: 200 } });
+    if (!page.invocations.length) return;
+    state.lastSeq = page.invocations[page.invocations.length - 1].seq;
+    state.records = [...page.invocations.slice().reverse(), ...state.records].slice(0, RECORDS_KEPT);
+    appendTail(page.invocations);
+  }
+  renderRecords();
+}
+
+// ---- polling ------------------------------------------------------------------------------------------
+
+async function loadState() {
+  const snap = await apiJson("GET", "/_emulator/dashboard");
+  state.snapshot = snap;
+  $("version").textContent = snap.version;
+  const list = $("accounts");
+  const accounts = [snap.defaultAccountId, ...snap.accounts.filter((a) => a !== snap.defaultAccountId)];
+  if (list.dataset.values !== accounts.join(",")) {
+    fill(list, accounts.map((a) => el("option", { value: a })));
+    list.dataset.values = accounts.join(",");
+  }
+  $("account").placeholder = `${snap.defaultAccountId} (default)`;
+  $("busy").textContent = `running ${snap.busy.running} · async pending ${snap.busy.asyncPending}`;
+  render();
+}
+
+async function refresh(force = false) {
+  if (state.busy || state.needKey) return;
+  if (!force && (!$("live").checked || document.hidden)) return;
+  state.busy = true;
+  try {
+    await Promise.all([loadState(), loadRecords()]);
+    showError("");
+    $("updated").textContent = "updated " + new Date().toLocaleTimeString([], { hour12: false });
+  } catch (e) {
+    if (!state.needKey) showError(`Could not refresh: ${e.message}`);
+  } finally {
+    state.busy = false;
+  }
+}
+
+function resetAccount() {
+  state.records = [];
+  state.lastSeq = null;
+  state.recordShown = null;
+  $("record").hidden = true;
+  $("tail").textContent = "";
+  $("invoke-result").hidden = true;
+  $("invoke-status").textContent = "";
+}
+
+// ---- actions ------------------------------------------------------------------------------------------
+
+async function invoke(e) {
+  e.preventDefault();
+  const f = functionsOf(state.snapshot).find((x) => x.id === state.selected);
+  if (!f) return;
+  const qualifier = $("invoke-qualifier").value || "LATEST";
+  const type = document.querySelector("input[name=invoke-type]:checked").value;
+  const headers = { "X-Fc-Invocation-Type": type };
+  if (type === "Sync") headers["X-Fc-Log-Type"] = "Tail";
+  let path, query = null;
+  if (f.fc3) {
+    path = `/2023-03-30/functions/${f.name}/invocations`;
+    if (qualifier !== "LATEST") query = { qualifier };
+  } else {
+    path = `/2016-08-15/services/${f.service}${qualifier !== "LATEST" ? "." + qualifier : ""}/functions/${f.name}/invocations`;
+  }
+  const button = $("invoke-button");
+  button.disabled = true;
+  $("invoke-status").textContent = "invoking…";
+  const t0 = performance.now();
+  try {
+    const r = await api("POST", path, { query, body: $("invoke-payload").value, contentType: "application/octet-stream", headers });
+    const text = await r.text();
+    const ms = (performance.now() - t0).toFixed(0);
+    const rid = r.headers.get("x-fc-request-id") || "";
+    const errorType = r.headers.get("x-fc-error-type");
+    const status = r.ok && !errorType ? "ok" : "bad";
+    fill($("invoke-status"), el("span", { class: status }, `${r.status}${errorType ? " " + errorType : ""}`),
+      ` in ${ms} ms · request id `, el("span", { class: "mono", id: "invoke-request-id" }, rid));
+    $("invoke-result").hidden = false;
+    $("invoke-body").textContent = text || (r.status === 202 ? "(accepted: queued for an async invocation)" : "(empty)");
+    const log = r.headers.get("x-fc-log-result");
+    $("invoke-log").textContent = log ? decodeBase64(log) : type === "Async" ? "(async: the log shows in the records when it has run)" : "(none)";
+    if (r.status === 403 && state.auth === "strict") askForKey("403: the request was refused; check the key");
+  } catch (err) {
+    $("invoke-status").textContent = `failed: ${err.message}`;
+  } finally {
+    button.disabled = false;
+  }
+  refresh(true);
+}
+
+async function fire(f, trigger) {
+  const out = $("fire-result");
+  out.textContent = `firing ${trigger.triggerName}…`;
+  try {
+    const r = await apiJson("POST", `/_emulator/services/${f.engineService}/functions/${f.name}/triggers/${trigger.triggerName}/fire`);
+    fill(out, `fired ${trigger.triggerName}: async request id `, el("span", { class: "mono", id: "fire-request-id" }, r.requestId));
+  } catch (err) {
+    out.textContent = `could not fire ${trigger.triggerName}: ${err.message}`;
+  }
+  refresh(true);
+}
+
+async function putEvent(e) {
+  e.preventDefault();
+  const source = $("event-source").value;
+  const out = $("event-result");
+  $("event-status").textContent = "sending…";
+  try {
+    const answer = await apiJson("POST", `/_emulator/events/${source}`, { body: $("event-body").value });
+    $("event-status").textContent = `${answer.matched.length} trigger(s) fired`;
+    out.textContent = JSON.stringify(answer, null, 2);
+    out.hidden = false;
+  } catch (err) {
+    $("event-status").textContent = "";
+    out.textContent = err.message;
+    out.hidden = false;
+  }
+  refresh(true);
+}
+
+// ---- the access key ---------------------------------------------------------------------------------
+
+function askForKey(message) {
+  state.needKey = true;
+  $("login").hidden = false;
+  $("login-error").textContent = message || "";
+  if (state.key) $("key-id").value = state.key.id;
+  $("key-id").focus();
+}
+
+async function signIn(e) {
+  e.preventDefault();
+  state.key = { id: $("key-id").value.trim(), secret: $("key-secret").value };
+  state.needKey = false;
+  try {
+    await apiJson("GET", "/_emulator/dashboard");
+  } catch (err) {
+    state.key = null;
+    askForKey(`The emulator refused the key: ${err.message}`);
+    return;
+  }
+  sessionStorage.setItem(KEY_STORE, JSON.stringify(state.key));
+  $("login").hidden = true;
+  $("key-secret").value = "";
+  updateKeyButton();
+  resetAccount();
+  refresh(true);
+}
+
+function updateKeyButton() {
+  $("key-button").textContent = state.key ? `Key: ${state.key.id}` : "Access key";
+}
+
+async function start() {
+  $("account").value = localStorage.getItem(ACCOUNT_STORE) || "";
+  $("event-body").value = JSON.stringify(EVENT_EXAMPLES.oss);
+  $("event-source").addEventListener("change", () => { $("event-body").value = JSON.stringify(EVENT_EXAMPLES[$("event-source").value]); });
+  $("invoke-form").addEventListener("submit", invoke);
+  $("event-form").addEventListener("submit", putEvent);
+  $("login-form").addEventListener("submit", signIn);
+  $("key-button").addEventListener("click", () => askForKey(""));
+  $("key-cancel").addEventListener("click", () => { $("login").hidden = true; state.needKey = state.auth === "strict" && !state.key; });
+  $("key-forget").addEventListener("click", () => {
+    sessionStorage.removeItem(KEY_STORE); state.key = null; updateKeyButton(); askForKey("");
+  });
+  $("only-selected").addEventListener("change", renderRecords);
+  $("tail-clear").addEventListener("click", () => { $("tail").textContent = ""; });
+  $("live").addEventListener("change", () => refresh(true));
+  $("account").addEventListener("change", () => {
+    localStorage.setItem(ACCOUNT_STORE, $("account").value.trim());
+    resetAccount();
+    refresh(true);
+  });
+  document.addEventListener("visibilitychange", () => refresh());
+  updateKeyButton();
+  try {
+    const health = await (await fetch("/health", { cache: "no-store" })).json();
+    state.auth = health.auth;
+    $("version").textContent = health.version;
+  } catch (e) {
+    showError("The emulator does not answer /health.");
+  }
+  const badge = $("auth-mode");
+  badge.textContent = `auth: ${state.auth || "?"}`;
+  badge.classList.toggle("strict", state.auth === "strict");
+  if (state.auth === "strict" && !state.key) askForKey("");
+  await refresh(true);
+  setInterval(refresh, POLL_MS);
+}
+
+start();
