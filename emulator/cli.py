@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from emulator import clock_cli, events_cli, records_cli, reset_cli, snapshot_cli
+from emulator.devtools import deploy_cli, invoke_cli
 from emulator.config import (Settings, argv_without_access_keys, default_data_dir, parse_access_keys, parse_duration,
                              parse_pairs, read_access_keys_file)
 
@@ -323,7 +324,13 @@ def main(argv: list[str] | None = None) -> None:
     events_cli.add_parsers(sub, _env)
     for control in (reset_cli, snapshot_cli, clock_cli):  # test control (/_emulator/reset, snapshot, clock)
         control.add_parsers(sub, _env)
+    invoke_cli.add_parser(sub, _env)  # fc-emulator invoke / deploy (emulator/devtools/)
+    deploy_cli.add_parser(sub, _env)
     args = parser.parse_args(argv)
+    if args.command == "invoke":
+        sys.exit(invoke_cli.run(args))
+    if args.command == "deploy":
+        sys.exit(deploy_cli.run(args))
     if args.command == "images":
         sys.exit(images(args))
     if args.command == "triggers":
