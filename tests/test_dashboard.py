@@ -22,10 +22,11 @@ CHROMIUM = os.environ.get("FC_EMULATOR_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT_MS = 60_000
 
 HANDLER = (
-    "import json\n"
+    "import json, time\n"
     "def handler(event, context):\n"
     "    data = json.loads(event or b'{}')\n"
-    "    print('dashboard log line for', data.get('name') or data.get('triggerName'))\n"
+    "    print('dashboard log line for', data.get('name') or data.get('triggerName'), flush=True)\n"
+    "    time.sleep(data.get('sleep', 0))\n"
     "    return 'hello ' + str(data.get('name') or data.get('payload'))\n")
 
 
@@ -152,6 +153,19 @@ def test_dashboard_deploy_list_invoke_fire(backend, browser, tmp_path):
         page.locator("#invoke-button").click()
         expect(page.locator("#invoke-body")).to_have_text("hello again")
         expect(_wait_record(page, page.locator("#invoke-request-id").inner_text())).to_contain_text("warm")
+
+        # an async call that runs for a while: its log shows while it runs, then its record
+        page.locator("input[name=invoke-type][value=Async]").check()
+        page.locator("#invoke-payload").fill('{"name": "slow", "sleep": 5}')
+        page.locator("#invoke-button").click()
+        expect(page.locator("#invoke-status")).to_contain_text("202")
+        slow = page.locator("#invoke-request-id").inner_text()
+        expect(page.locator("#running")).to_contain_text(f"{slow} running on")
+        expect(page.locator("#running")).to_contain_text("dashboard log line for slow")
+        assert page.locator(f'#records tr[data-request-id="{slow}"]').count() == 0  # no record yet: still running
+        expect(_wait_record(page, slow)).to_contain_text("async")
+        expect(page.locator("#running-box")).to_be_hidden()
+        page.locator("input[name=invoke-type][value=Sync]").check()
 
         # fire the timer: its async invocation shows with FC's timer event and its log
         page.locator('#fn-triggers tr[data-trigger="morning"] button.fire').click()

@@ -4,9 +4,10 @@ account for them, under the emulator's own prefix.
 GET /                         a small page linking the dashboard, the API docs and /health
 GET /_emulator/ui             the dashboard (emulator/api/dashboard/index.html, app.js, style.css)
 GET /_emulator/ui/{asset}     its script and style sheet
-GET /_emulator/dashboard      {accountId, accounts, services: [...], fc3Functions: [...], queue, busy}: every
-                              service and function of the caller's account with its configuration, triggers
-                              (with a Timer's next firing), qualifiers and live instances; the async queue
+GET /_emulator/dashboard      {accountId, accounts, services: [...], fc3Functions: [...], queue, running, busy}:
+                              every service and function of the caller's account with its configuration,
+                              triggers (with a Timer's next firing), qualifiers and live instances; the async
+                              queue; the invocations in progress with their log so far
 
 The pages hold no data and answer anyone (as /health does); the JSON is signed like every /_emulator route
 in strict mode, and the page signs its requests in the browser (FC's scheme, HMAC-SHA256, app.js). Records,
@@ -86,10 +87,12 @@ def _next_fire(trigger: dict, now: datetime) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
-def _instances(app, account: str) -> dict[tuple[str, str], list[dict]]:
-    """Live instances of every function version of the account, by (service, function)."""
+def _instances(app, account: str) -> tuple[dict[tuple[str, str], list[dict]], list[dict]]:
+    """Live instances of every function version of the account, by (service, function); and the invocations
+    running on them with their log so far (the live tail of what has no record yet)."""
     now = time.monotonic()
     out: dict[tuple[str, str], list[dict]] = {}
+    running: list[dict] = []
     for key, pool in list(app.state.pools.pools.items()):
         acct, svc, fn, version = key[:4]
         if acct != account:
@@ -103,7 +106,11 @@ def _instances(app, account: str) -> dict[tuple[str, str], list[dict]]:
                 "inflight": inst.inflight, "served": inst.served, "provisioned": inst.provisioned,
                 "createdTime": datetime.fromtimestamp(inst.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "idleSeconds": round(now - inst.last_used, 1) if inst.inflight == 0 else 0})
-    return out
+            if inst.inflight:
+                fc3 = is_fc3_service(svc)
+                running.extend({"requestId": rid, "serviceName": None if fc3 else svc, "functionName": fn, "fc3": fc3,
+                                "instanceId": inst.id, "logs": lines} for rid, lines in inst.log.running().items())
+    return out, running
 
 
 def _function(row: ResourceRow, triggers: list[ResourceRow], instances: list[dict], fc3: bool, now: datetime) -> dict:
@@ -187,7 +194,7 @@ async def dashboard_state(request: Request):
     app = request.app
     settings = app.state.settings
     account = account_of(request, settings)
-    instances = _instances(app, account)  # on the loop: pools are the loop's
+    instances, running = _instances(app, account)  # on the loop: pools are the loop's
     timers = getattr(app.state, "timers", None)
     now = timers.now(account) if hasattr(timers, "now") else datetime.now(UTC)  # the account's (virtual) timer clock
     snapshot = await asyncio.to_thread(_snapshot, app, account, instances, now)
@@ -196,4 +203,4 @@ async def dashboard_state(request: Request):
             "asyncPending": await async_invoker.pending() if async_invoker is not None else 0}
     return JSONResponse({"accountId": account, "defaultAccountId": settings.account_id, "region": settings.region,
                          "auth": settings.auth, "version": __version__, "time": iso(datetime.now(UTC)),
-                         "timerClock": iso(now), **snapshot, "busy": busy})
+                         "timerClock": iso(now), **snapshot, "running": running, "busy": busy})

@@ -195,6 +195,11 @@ class InstanceLog:
                 return self._open[rid].out()
             return []
 
+    def running(self, max_lines: int = 200) -> dict[str, list[str]]:
+        """The logs so far of the invocations in progress (Start marker read, End not yet): the dashboard's tail."""
+        with self._lock:
+            return {rid: buf.out()[-max_lines:] for rid, buf in self._open.items() if ":" not in rid}
+
     def recent(self, n: int = 50) -> str:
         with self._lock:
             return "\n".join(list(self.tail)[-n:])

@@ -301,11 +301,21 @@ function renderQueue() {
   fill($("queue").tBodies[0], rows.length ? rows : el("tr", {}, el("td", { colspan: 6, class: "muted" }, "the queue is empty")));
 }
 
+/* Invocations in progress: their log so far (a record, and the tail above, come when they end). */
+function renderRunning() {
+  const running = state.snapshot.running || [];
+  $("running-box").hidden = !running.length;
+  const text = running.map((r) => `── ${r.fc3 ? `${r.functionName} (FC 3.0)` : `${r.serviceName}/${r.functionName}`} `
+    + `${r.requestId} running on ${r.instanceId}\n${r.logs.join("\n")}`).join("\n");
+  if ($("running").textContent !== text) $("running").textContent = text;
+}
+
 function render() {
   if (!state.snapshot) return;
   renderTree();
   renderFunction();
   renderQueue();
+  renderRunning();
 }
 
 // ---- invocation records and the log tail ----------------------------------------------------------
