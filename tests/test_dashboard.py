@@ -127,7 +127,8 @@ def test_dashboard_deploy_list_invoke_fire(backend, browser, tmp_path):
         expect(page.locator("#fn-title")).to_contain_text("demo / hello")
         expect(page.locator("#fn-config")).to_contain_text("index.handler")
         expect(page.locator('#fn-triggers tr[data-trigger="morning"] .next-fire')).to_contain_text("09:00:00 UTC")
-        expect(page.locator('#fn-triggers tr[data-trigger="web"]')).to_contain_text("http")
+        expect(page.locator('#fn-triggers tr[data-trigger="web"]')).to_contain_text(
+            f"{server.url}/2016-08-15/proxy/demo.LATEST/hello/")
         expect(page.locator("#fn-instances")).to_contain_text("no live instances")
 
         # invoke from the page: the response, the log tail, then the record (cold) with its log

@@ -279,8 +279,12 @@ function renderFunction() {
     const summary = t.triggerType === "timer" ? `${cfg.cronExpression || ""}${cfg.enable === false ? " (disabled)" : ""}`
       : t.triggerType === "http" ? `${(cfg.methods || []).join(",")} ${cfg.authType || ""}` : JSON.stringify(cfg).slice(0, 120);
     const next = t.nextFire ? `${t.nextFire.replace("T", " ").replace("Z", " UTC")} (in ${ago((Date.parse(t.nextFire) - now) / 1000)})` : "";
+    // FC 2.0 HTTP triggers answer under /2016-08-15/proxy/S.Q/F/ on this emulator's address
+    const url = t.triggerType === "http" && !current.fc3
+      ? `${location.origin}/2016-08-15/proxy/${current.service}.${t.qualifier || "LATEST"}/${current.name}/` : null;
     return el("tr", { "data-trigger": t.triggerName }, el("td", {}, t.triggerName), el("td", {}, t.triggerType),
-      el("td", {}, t.qualifier || "LATEST"), el("td", { class: "mono" }, summary), el("td", { class: "next-fire" }, next),
+      el("td", {}, t.qualifier || "LATEST"), el("td", { class: "mono" }, summary,
+        url ? [el("br"), el("a", { href: url, target: "_blank", rel: "noopener" }, url)] : null), el("td", { class: "next-fire" }, next),
       el("td", {}, t.triggerType === "timer" ? el("button", { type: "button", class: "fire", onclick: () => fire(current, t) }, "Fire now") : null));
   }) : el("tr", {}, el("td", { colspan: 6, class: "muted" }, "no triggers")));
 
