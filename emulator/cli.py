@@ -102,6 +102,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="process backend: the user instances run as; auto = fc-emulator-fn (created when missing, "
                         "else nobody) when the emulator runs as root, else the emulator's own user "
                         "[FC_EMULATOR_INSTANCE_USER]")
+    p.add_argument("--debug", action="append", default=[], metavar="all|SERVICE/FUNCTION|FUNCTION",
+                   help="start these functions' instances with a debugger on a port published on 127.0.0.1 "
+                        "(debugpy, --inspect, JDWP); repeatable [FC_EMULATOR_DEBUG, comma-separated]")
     p.add_argument("--instance-network", choices=["auto", "host"], default=_env("INSTANCE_NETWORK", "auto"),
                    help="process backend: auto gives each custom-runtime instance a network namespace of its "
                         "own when run as root (it can listen on caPort); host shares the host's network "
@@ -261,6 +264,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         records_max_log_bytes=args.records_max_log_bytes,
         instance_network=args.instance_network,
         instance_user=args.instance_user,
+        debug=tuple(t.strip() for item in ([_env("DEBUG")] if _env("DEBUG") else []) + args.debug
+                    for t in item.split(",") if t.strip()),
         metrics=args.metrics,
     )
 

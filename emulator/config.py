@@ -117,6 +117,7 @@ class Settings:
     docker_network: str = ""  # reach instances over this network instead of 127.0.0.1 (auto in a container)
     instance_network: str = "auto"  # process backend: auto = a network namespace per custom runtime when root | host
     instance_user: str = "auto"  # process backend: who instances run as (instance_user.py); auto = unprivileged when root
+    debug: tuple[str, ...] = ()  # functions started with a debugger (debugger.py): all | SERVICE/FUNCTION | FUNCTION
     # async invocations
     async_workers: int = 8  # async events run at once
     async_retry_base_delay: float = 0.5  # seconds; the n-th retry waits base * 2^(n-1) (FC: 0.5 s, 1 s, 2 s, ...)

@@ -68,7 +68,8 @@ def list_instances(service: str, function: str, ctx: Ctx = Depends(fc_ctx)):
     wanted = {i.strip() for raw in q.getlist("instanceIds") for i in raw.split(",") if i.strip()}
     token = q.get("nextToken") or ""
     versions = _versions(ctx.db, ctx.account, svc, qualifier, function)
-    items = sorted(({"instanceId": inst.id, "versionId": 0 if v == snapshots.LATEST else int(v)}
+    items = sorted(({"instanceId": inst.id, "versionId": 0 if v == snapshots.LATEST else int(v),
+                     **({"debugPort": inst.debug_port} if inst.debug_port else {})}  # fc-emulator --debug
                     for inst, v in _live(ctx.request, ctx.account, svc, function, versions)
                     if not wanted or inst.id in wanted), key=lambda i: i["instanceId"])
     items = [i for i in items if i["instanceId"] >= token]

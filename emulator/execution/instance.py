@@ -48,6 +48,11 @@ class Instance:
         self.stopping = False
 
     @property
+    def debug_port(self) -> int | None:
+        """The 127.0.0.1 port of its debugger (debugger.py), if it was started with one."""
+        return self.started.extra.get("debug_port") if self.started is not None else None
+
+    @property
     def alive(self) -> bool:
         return self.error is None and not self.stopping
 

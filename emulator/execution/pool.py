@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from emulator import errors
 from emulator.execution.agent import AgentClient
 from emulator.execution.backends.base import Backend
+from emulator.execution.debugger import DEBUGGERS
 from emulator.execution.hot_reload import FolderWatcher
 from emulator.execution.instance import Instance
 from emulator.execution.spec import InstanceSpec
@@ -85,6 +86,9 @@ class FunctionPool:
                 self.provision_error = ""
             log.info("instance %s of %s started in %.0f ms", inst.id, "/".join(self.key[1:]),
                      (time.monotonic() - t0) * 1000)
+            if inst.debug_port:
+                log.info("instance %s of %s: %s listening on 127.0.0.1:%d", inst.id, "/".join(self.key[1:]),
+                         DEBUGGERS[inst.spec.kind], inst.debug_port)
 
     async def acquire(self, spec: InstanceSpec, max_instances: int, request_id: str) -> Lease:
         """A slot on an instance: a warm one with room, else one starting, else a new one (cold)."""

@@ -35,6 +35,7 @@ class InstanceSpec:
     container: dict | None = None  # custom-container: customContainerConfig
     log_project: str = ""
     log_store: str = ""
+    debug: bool = False  # start with a debugger listening (debugger.py)
 
     @property
     def kind(self) -> str:

@@ -60,7 +60,7 @@ class Standbys:
 
     async def take(self, spec: InstanceSpec):
         """A started standby for `spec` (no longer in the pool), or None; either way, its key is kept filled."""
-        if self.closed or self.wanted(spec.runtime) <= 0 or spec.local_code:  # hot reload: set at start
+        if self.closed or self.wanted(spec.runtime) <= 0 or spec.local_code or spec.debug:  # set at start
             return None
         key = await asyncio.to_thread(self.backend.standby_key, spec)
         if key is None:

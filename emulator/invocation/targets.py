@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from emulator.config import Settings
 from emulator.execution.artifacts import Artifacts
-from emulator.execution import catalog
+from emulator.execution import catalog, debugger
 from emulator.execution.spec import InstanceSpec, start_command
 from emulator.model import runtimes
 from emulator.store import layers as layer_store
@@ -100,4 +100,6 @@ class Targets:
             code_dir=code_dir, opt_dir=self.artifacts.opt_dir(layer_sums),
             command=start_command(fn) if catalog.family(runtime) == catalog.CUSTOM else (),
             container=fn.get("customContainerConfig") if runtime == runtimes.CONTAINER else None,
-            log_project=log_config.get("project", ""), log_store=log_config.get("logstore", ""))
+            log_project=log_config.get("project", ""), log_store=log_config.get("logstore", ""),
+            debug=debugger.supported(catalog.family(runtime), runtime) and debugger.wanted(
+                self.settings.debug, snap.service, function, fn.get("environmentVariables") or {}))

@@ -23,7 +23,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.utils.socket import frames_iter
 
 from emulator.config import Settings
-from emulator.execution import catalog
+from emulator.execution import catalog, debugger
 from emulator.execution.artifacts import Artifacts, link_tree
 from emulator.execution.backends import docker_output
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
@@ -114,6 +114,7 @@ class DockerBackend(Backend):
         port = spec.ca_port if spec.kind in ("custom", "container") else AGENT_PORT
         mem = f"{spec.memory_mb}m"
         volumes = {}
+        debug_port = None
         code_dir, opt_dir = spec.code_dir, spec.opt_dir
         if standby:  # empty folders that receive the function's code and layers at assignment (artifacts.link_tree)
             code_dir = self.standby_dir / instance_id / "code"
@@ -139,6 +140,12 @@ class DockerBackend(Backend):
             # stderr joins stdout in the container: Docker keeps two streams and delivers them out of order, so
             # a function's stderr line could land after its End marker, outside its invocation's log
             argv = agent_command(spec, catalog.get(spec.runtime).interpreter, "/var/fc/runtime")
+            if spec.debug and not standby:  # a debugger in the container, published on 127.0.0.1 (debugger.py)
+                debug_port = debugger.CONTAINER_PORTS[spec.kind]
+                argv = debugger.command(spec.kind, argv, "0.0.0.0", debug_port, debugger.TOOLS_IN_CONTAINER)
+                if spec.kind == "python":
+                    volumes[self.host_path(debugger.tools_dir(self.settings.data_dir))] = {
+                        "bind": debugger.TOOLS_IN_CONTAINER, "mode": "ro"}
             args.update(command=["/bin/sh", "-c", 'exec "$@" 2>&1', "sh", *argv], working_dir="/code")
         elif spec.kind == "custom":
             args.update(command=list(spec.command), working_dir="/code")
@@ -152,7 +159,10 @@ class DockerBackend(Backend):
             args["network"] = self.network
         else:
             args["ports"] = {f"{port}/tcp": ("127.0.0.1", free_port())}
-        return args | {"_port": port}
+            if debug_port:
+                args["ports"][f"{debug_port}/tcp"] = ("127.0.0.1", free_port())
+        return args | {"_port": port, "_debug": debug_port and args.get("ports", {}).get(f"{debug_port}/tcp",
+                                                                                          (None, None))[1]}
 
     def start(self, spec: InstanceSpec, instance_id: str, log_: InstanceLog, standby: bool = False) -> Started:
         """Start an instance of `spec`; with `standby`, a container of its runtime that waits for its function
@@ -161,6 +171,7 @@ class DockerBackend(Backend):
         self._check_image(self.image_for(spec), spec.runtime)
         args = self._container_args(spec, instance_id, standby)
         port = args.pop("_port")
+        debug_port = args.pop("_debug")
         try:
             container = self.client.containers.run(**args)
         except ImageNotFound:
@@ -179,7 +190,7 @@ class DockerBackend(Backend):
         else:
             host, host_port = "127.0.0.1", args["ports"][f"{port}/tcp"][1]
         return Started(instance_id, host, host_port, log_, handle=container,
-                       extra={"port": port, "memory_mb": spec.memory_mb})
+                       extra={"port": port, "memory_mb": spec.memory_mb, "debug_port": debug_port})
 
     def standby_key(self, spec: InstanceSpec) -> tuple | None:
         """What makes standby containers of `spec` interchangeable (standby.py): image, command (Node's heap

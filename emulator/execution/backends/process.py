@@ -14,7 +14,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from emulator.execution import builtin_modules
+from emulator.execution import builtin_modules, debugger
 from emulator.execution.instance_user import InstanceUser, InstanceUsers
 from emulator.execution.interpreters import Interpreters
 from concurrent.futures import ThreadPoolExecutor
@@ -97,6 +97,11 @@ class ProcessBackend(Backend):
         netns = spec.kind == "custom" and not isolation.netns_problem(self.instance_network)
         env, notice, modules = self._env(spec, instance_id, tmp, spec.ca_port if netns else port)
         cmd = self._command(spec, log)
+        debug_port = None
+        if spec.debug and not standby:  # a debugger on a 127.0.0.1 port of its own (debugger.py)
+            debug_port = free_port()
+            tools = debugger.tools_dir(self.instances_dir.parent) if spec.kind == "python" else None
+            cmd = debugger.command(spec.kind, cmd, "127.0.0.1", debug_port, str(tools))
         if notice:
             log.feed(notice)
         run_as = self.users.for_paths([cmd[0] if os.path.isabs(cmd[0]) else None, spec.code_dir, spec.opt_dir,
@@ -135,7 +140,8 @@ class ProcessBackend(Backend):
         else:
             threading.Thread(target=_pump, args=(proc, log, shown), name=f"log-{instance_id}", daemon=True).start()
         extra = {"workdir": workdir, "cgroup": cgroup, "relay": relay, "ca_port": spec.ca_port,
-                 "host_network": spec.kind == "custom" and not netns, "checked": 0.0, "shown": shown}
+                 "host_network": spec.kind == "custom" and not netns, "checked": 0.0, "shown": shown,
+                 "debug_port": debug_port}
         return Started(instance_id, "127.0.0.1", relay.port if relay else port, log, handle=proc, extra=extra)
 
     def standby_key(self, spec: InstanceSpec) -> tuple | None:
