@@ -1,4 +1,7 @@
-"""Code packages (fc-api.md §7): decode, check, checksum and store each zip once by checksum."""
+"""Code packages (fc-api.md §7): decode, check, checksum and store each zip once by checksum.
+
+Zips live in the data dir's `code/` folder; on a database shared by replicas (PostgreSQL) also in the
+database (store/blobs.py), and a replica that lacks one fetches it on first use (`path`)."""
 from __future__ import annotations
 
 import base64
@@ -20,6 +23,7 @@ import fastcrc
 
 from emulator import errors
 from emulator.store import local_code
+from emulator.store.blobs import Blobs, ChecksumMismatch, shared
 from emulator.config import Settings
 from emulator.store.folders import build_once
 
@@ -161,6 +165,7 @@ class CodeStore:
                 pass
         self._url_key = key_file.read_bytes()
         protect_data_dir(settings)
+        self.blobs = Blobs(settings.db_url) if shared(settings.db_url) else None
 
     # ---- getting the zip ----------------------------------------------------------------
 
@@ -234,12 +239,14 @@ class CodeStore:
         checksum = checksum or crc64(data)
         if local_code.is_local(checksum):  # nothing to store: the folder is the code
             return checksum, 0
-        path = self.path(checksum)
+        path = self._file(checksum)
         if not path.exists():
             fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".part")
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(tmp, path)
+        if self.blobs is not None:
+            self.blobs.put(checksum, data)
         return checksum, len(data)
 
     def prepare(self, code: dict, header_checksum: str | None = None) -> "Package":
@@ -259,18 +266,29 @@ class CodeStore:
         pkg = self.prepare(code, header_checksum)
         return self.put(pkg.data, pkg.checksum)
 
-    def path(self, checksum: str) -> Path:
+    def _file(self, checksum: str) -> Path:
         return self.root / f"{checksum}.zip"
 
+    def path(self, checksum: str) -> Path:
+        """The zip in this replica's data dir, fetched from the database first when it is not there yet
+        (a function created through another replica). A zip stored nowhere gives a path that does not exist."""
+        path = self._file(checksum)
+        if not path.exists() and self.blobs is not None:
+            try:
+                self.blobs.fetch(checksum, path)
+            except ChecksumMismatch as exc:
+                raise errors.FCError(500, "InternalServerError", str(exc)) from None
+        return path
+
     def exists(self, checksum: str) -> bool:
-        return self.path(checksum).exists()
+        return self._file(checksum).exists() or (self.blobs is not None and self.blobs.has(checksum))
 
     def extract(self, checksum: str) -> Path:
         """The package unpacked under code/unpacked/<checksum>/ (done once; used by execution)."""
         if local_code.is_local(checksum):
             return local_code.folder_of(checksum)
         def unpack(tmp: Path) -> None:
-            with zipfile.ZipFile(self.path(checksum)) as zf:
+            with zipfile.ZipFile(self.path(checksum)) as zf:  # fetched from the database if need be
                 for info in zf.infolist():
                     _unpack_entry(zf, info, tmp)
             tmp.chmod(0o755)  # instances read it, also as another user (mkdtemp made it 0700)

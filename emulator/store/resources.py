@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from emulator.errors import FCError
-from emulator.store.db import Base
+from emulator.store.db import Base, byte_ordered
 
 
 def utcnow() -> datetime:
@@ -55,8 +55,8 @@ class ResourceRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(32))
-    parent: Mapped[str] = mapped_column(String(512), default="")
-    name: Mapped[str] = mapped_column(String(512))
+    parent: Mapped[str] = mapped_column(**byte_ordered(512), default="")
+    name: Mapped[str] = mapped_column(**byte_ordered(512))
     body: Mapped[dict] = mapped_column(JSON)
     etag: Mapped[str] = mapped_column(String(32))
     created_time: Mapped[datetime] = mapped_column(DateTime)
