@@ -263,6 +263,18 @@ def test_dashboard_strict_mode_signs_in_the_browser(browser, tmp_path):
         expect(row.locator(".status")).to_have_text("succeeded")
         expect(page.locator("#tail")).to_contain_text("dashboard log line for signed")
         expect(page.locator("#error")).to_be_hidden()
+
+        # the plain SHA-256/HMAC that signs where WebCrypto is missing (http on a non-local host) agrees with
+        # WebCrypto and with Python's hmac
+        cases = [["", ""], [AK_SECRET, "GET\n\n\n\nx-fc-date:x\n/_emulator/dashboard"], ["k" * 100, "é" * 300]]
+        got = page.evaluate("""async (cases) => Promise.all(cases.map(async ([k, m]) => {
+            const enc = new TextEncoder();
+            const plain = btoa(String.fromCharCode(...hmacSha256(enc.encode(k), enc.encode(m))));
+            return [plain, await hmacBase64(k, m)];
+        }))""", cases)
+        import base64, hashlib, hmac
+        want = [base64.b64encode(hmac.new(k.encode(), m.encode(), hashlib.sha256).digest()).decode() for k, m in cases]
+        assert got == [[w, w] for w in want]
         context.close()
     finally:
         server.stop()

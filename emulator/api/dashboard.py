@@ -36,7 +36,7 @@ from emulator.store.resources import ResourceRow, iso
 
 router = APIRouter(tags=["emulator"])
 STATIC = Path(__file__).resolve().parent / "dashboard"
-ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
+ASSETS = {"app.js": "text/javascript", "sign.js": "text/javascript", "style.css": "text/css"}
 FINISHED_SHOWN = 30  # finished async events listed after the pending ones (newest first)
 PENDING_SHOWN = 200
 UTC = timezone.utc
