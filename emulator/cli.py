@@ -82,6 +82,10 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--docker-network", default=_env("DOCKER_NETWORK", ""),
                    help="reach instances over this Docker network (automatic when the emulator runs in a "
                         "container) [FC_EMULATOR_DOCKER_NETWORK]")
+    p.add_argument("--docker-remote", choices=["auto", "on", "off"], default=_env("DOCKER_REMOTE", "auto"),
+                   help="the Docker engine is on another host: code, layers and agents are copied into volumes "
+                        "there instead of bind-mounted; auto = on when DOCKER_HOST is set and not unix:// "
+                        "[FC_EMULATOR_DOCKER_REMOTE]")
     p.add_argument("--async-workers", type=int, default=int(_env("ASYNC_WORKERS", "8")),
                    help="async events run at once [FC_EMULATOR_ASYNC_WORKERS]")
     p.add_argument("--async-retry-base-delay", type=float, default=float(_env("ASYNC_RETRY_BASE_DELAY", "0.5")),
@@ -256,6 +260,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         runtime_images=parse_pairs(([_env("RUNTIME_IMAGES")] if _env("RUNTIME_IMAGES") else []) + args.runtime_images),
         interpreters=_interpreter_settings(args),
         docker_network=args.docker_network,
+        docker_remote=args.docker_remote,
         custom_domain_suffix=args.custom_domain_suffix,
         async_workers=args.async_workers,
         async_retry_base_delay=args.async_retry_base_delay,

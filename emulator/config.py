@@ -115,6 +115,7 @@ class Settings:
     interpreters: dict[str, str] = field(default_factory=dict)  # process backend: runtime -> binary (interpreters.py)
     custom_domain_suffix: str = "localhost"  # <domain>.localhost reaches custom domain <domain>
     docker_network: str = ""  # reach instances over this network instead of 127.0.0.1 (auto in a container)
+    docker_remote: str = "auto"  # on | off | auto: the engine is not on this host (DOCKER_HOST not unix://)
     instance_network: str = "auto"  # process backend: auto = a network namespace per custom runtime when root | host
     instance_user: str = "auto"  # process backend: who instances run as (instance_user.py); auto = unprivileged when root
     debug: tuple[str, ...] = ()  # functions started with a debugger (debugger.py): all | SERVICE/FUNCTION | FUNCTION

@@ -16,8 +16,9 @@ log = logging.getLogger("fc_emulator")
 def make_backend(settings: Settings, artifacts: Artifacts) -> Backend:
     if settings.executor in ("auto", "docker"):
         from emulator.execution.backends.docker import DockerBackend, DockerUnavailable
+        from emulator.execution.backends.docker_remote import RemoteDockerBackend, is_remote
         try:
-            backend = DockerBackend(settings, artifacts)
+            backend = (RemoteDockerBackend if is_remote(settings.docker_remote) else DockerBackend)(settings, artifacts)
             log.info("executor: docker (chosen by --executor %s)", settings.executor)
             return backend
         except DockerUnavailable as exc:

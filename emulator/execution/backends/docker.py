@@ -11,22 +11,20 @@ import asyncio
 
 import hashlib
 import logging
-import os
 import shutil
-import signal
 import socket
 import threading
 from pathlib import Path
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.utils.socket import frames_iter
 
 from emulator.config import Settings
 from emulator.execution import catalog, debugger
 from emulator.execution.artifacts import Artifacts, link_tree
 from emulator.execution.backends import docker_output
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
+from emulator.execution.backends.docker_exec import DockerExec
 from emulator.execution.environment import STANDBY_FLAG, instance_env, standby_env, standby_fits
 from emulator.execution.logs import InstanceLog
 from emulator.execution.launch import agent_command
@@ -52,6 +50,7 @@ def build_hint(image: str, runtime: str = "") -> str:
 
 class DockerBackend(Backend):
     name = "docker"
+    local = True  # the engine runs on this host (its processes and cgroups are ours to see)
 
     def __init__(self, settings: Settings, artifacts: Artifacts):
         try:
@@ -180,17 +179,21 @@ class DockerBackend(Backend):
             self._remove(args["name"])  # created but not started (e.g. the command can't be executed)
             shutil.rmtree(self.standby_dir / instance_id, ignore_errors=True)
             raise StartFailed(f"the instance container could not be started: {exc.explanation or exc}") from None
-        socket_path = docker_output.engine_socket()
-        if self.loop is not None and socket_path:  # read on the event loop: no thread hand-over per line
-            asyncio.run_coroutine_threadsafe(docker_output.read_output(socket_path, container.id, log_), self.loop)
+        address = docker_output.engine_address()
+        if self.loop is not None and address:  # read on the event loop: no thread hand-over per line
+            asyncio.run_coroutine_threadsafe(docker_output.read_output(address, container.id, log_), self.loop)
         else:
-            threading.Thread(target=_pump, args=(container, log_), name=f"log-{instance_id}", daemon=True).start()
-        if self.network:
-            host, host_port = container.name, port
-        else:
-            host, host_port = "127.0.0.1", args["ports"][f"{port}/tcp"][1]
+            threading.Thread(target=docker_output.pump, args=(container, log_), name=f"log-{instance_id}",
+                             daemon=True).start()
+        host, host_port = self._address(container, port, args)
         return Started(instance_id, host, host_port, log_, handle=container,
                        extra={"port": port, "memory_mb": spec.memory_mb, "debug_port": debug_port})
+
+    def _address(self, container, port: int, args: dict) -> tuple[str, int]:
+        """Where the emulator reaches the instance's port."""
+        if self.network:
+            return container.name, port
+        return "127.0.0.1", args["ports"][f"{port}/tcp"][1]
 
     def standby_key(self, spec: InstanceSpec) -> tuple | None:
         """What makes standby containers of `spec` interchangeable (standby.py): image, command (Node's heap
@@ -301,7 +304,7 @@ class DockerBackend(Backend):
         env = started.extra.get("env")
         if env is not None:  # a standby's container still has the variable that made it wait for its function
             argv = ["env", "-u", STANDBY_FLAG, "--", *argv]
-        return DockerExec(self.client.api, started.handle.id, argv, tty, stdin, env)
+        return DockerExec(self.client.api, started.handle.id, argv, tty, stdin, env, local=self.local)
 
     def _ours(self):
         return self.client.containers.list(all=True, filters={"label": f"{LABEL}.owner={self.owner}"})
@@ -319,91 +322,6 @@ class DockerBackend(Backend):
     def close(self) -> None:
         self.cleanup_orphans()
         self.client.close()
-
-
-class DockerExec(ExecSession):
-    """InstanceExec on the Docker backend: exec_create + exec_start(socket=True) on the raw socket;
-    without a tty the engine multiplexes stdout and stderr in 8-byte-headed frames."""
-
-    def __init__(self, api, container_id: str, argv: list[str], tty: bool, stdin: bool, env: dict | None = None):
-        self.api = api
-        try:  # env: a standby's function environment (the container's own is a part of it)
-            self.exec_id = api.exec_create(container_id, argv, stdin=stdin, tty=tty, environment=env)["Id"]
-            sock = api.exec_start(self.exec_id, tty=tty, socket=True)
-        except (NotFound, APIError) as exc:
-            raise StartFailed(f"exec: {exc.explanation or exc}") from None
-        self._sock = getattr(sock, "_sock", sock)  # the socket under the engine's SocketIO
-        self._keep = sock
-        self._frames = frames_iter(self._sock, tty)
-
-    def read(self) -> tuple[int, bytes] | None:
-        """The reader owns the socket: it closes it once the stream has ended."""
-        try:
-            return next(self._frames)
-        except (StopIteration, OSError, ValueError):
-            for s in (self._keep, self._sock):
-                try:
-                    s.close()
-                except OSError:
-                    pass
-            return None
-
-    def write(self, data: bytes) -> None:
-        try:
-            self._sock.sendall(data)
-        except OSError:
-            pass
-
-    def close_stdin(self) -> None:
-        try:
-            self._sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    def resize(self, width: int, height: int) -> None:
-        try:
-            self.api.exec_resize(self.exec_id, height=height, width=width)
-        except (NotFound, APIError):
-            pass
-
-    def _inspect(self) -> dict:
-        try:
-            return self.api.exec_inspect(self.exec_id)
-        except (NotFound, APIError):
-            return {}
-
-    def wait(self) -> int | None:
-        code = self._inspect().get("ExitCode")
-        return int(code) if code is not None else None
-
-    def kill(self) -> None:
-        info = self._inspect()
-        # The engine has no "kill exec" call: signal its process when it runs on this host (not possible
-        # from inside compose, where the socket's closing ends a tty session and stdin only).
-        if info.get("Running") and info.get("Pid"):
-            try:
-                os.kill(int(info["Pid"]), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the reader, which closes the socket
-        except OSError:
-            pass
-
-
-def _pump(container, log_: InstanceLog) -> None:
-    buf = b""
-    try:
-        for chunk in container.attach(stdout=True, stderr=True, stream=True, logs=True):
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            for line in lines:
-                log_.feed(line.decode("utf-8", "replace"))
-    except Exception:  # noqa: BLE001 - the container went away
-        pass
-    if buf:
-        log_.feed(buf.decode("utf-8", "replace"))
-    log_.close()
 
 
 def _listening_in_netns(pid: int, port: int) -> bool | None:

@@ -1,27 +1,36 @@
 """A container's output read on the event loop: the engine's attach stream (stdout and stderr multiplexed in
-8-byte-headed frames, logs from the start) over its Unix socket, split into lines for the InstanceLog.
+8-byte-headed frames, logs from the start) over its Unix socket or plain TCP (DOCKER_HOST=tcp://...), split
+into lines for the InstanceLog.
 
 A reader thread per container (the docker SDK's blocking stream) cost a thread wake-up and hand-over per
-log line, about a tenth of the emulator's CPU per warm call. Where the engine is not on a local Unix
-socket (DOCKER_HOST=tcp://...), the backend keeps its thread.
+log line, about a tenth of the emulator's CPU per warm call. Where the engine is reached otherwise (TLS,
+ssh://), the backend keeps its thread (`pump`).
 """
 from __future__ import annotations
 
 import asyncio
 import os
 import struct
+from urllib.parse import urlsplit
 
 from emulator.execution.logs import InstanceLog
 
 LINE_CHUNK_BYTES = 65536
 
 
-def engine_socket() -> str | None:
-    """The engine's Unix socket path, if that is how it is reached."""
+def engine_address() -> str | tuple[str, int] | None:
+    """The engine's Unix socket path or plain-TCP (host, port), if that is how it is reached; None for TLS
+    (DOCKER_TLS_VERIFY, https://) and ssh://, which the docker SDK's own transport handles."""
     host = os.environ.get("DOCKER_HOST", "")
     if not host:
         return "/var/run/docker.sock"
-    return host[len("unix://"):] if host.startswith("unix://") else None
+    if host.startswith("unix://"):
+        return host[len("unix://"):]
+    if host.startswith("tcp://") and not os.environ.get("DOCKER_TLS_VERIFY"):
+        address = urlsplit(host)
+        if address.hostname and address.port:
+            return address.hostname, address.port
+    return None
 
 
 class _AttachStream(asyncio.Protocol):
@@ -75,13 +84,33 @@ class _AttachStream(asyncio.Protocol):
         self.log.close()
 
 
-async def read_output(socket_path: str, container_id: str, log: InstanceLog) -> None:
-    """Attach to the container's output; the log is closed when the stream ends (the container stopped)."""
+async def read_output(address: str | tuple[str, int], container_id: str, log: InstanceLog) -> None:
+    """Attach to the container's output (`engine_address()`); the log is closed when the stream ends (the
+    container stopped)."""
+    loop = asyncio.get_running_loop()
     try:
-        transport, _ = await asyncio.get_running_loop().create_unix_connection(
-            lambda: _AttachStream(log), socket_path)
+        if isinstance(address, tuple):
+            transport, _ = await loop.create_connection(lambda: _AttachStream(log), *address)
+        else:
+            transport, _ = await loop.create_unix_connection(lambda: _AttachStream(log), address)
     except OSError:
         log.close()
         return
     transport.write(f"POST /containers/{container_id}/attach?logs=1&stream=1&stdout=1&stderr=1 HTTP/1.1\r\n"
                     f"Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n".encode())
+
+
+def pump(container, log_: InstanceLog) -> None:
+    """The container's output through the docker SDK's blocking stream (a thread per container)."""
+    buf = b""
+    try:
+        for chunk in container.attach(stdout=True, stderr=True, stream=True, logs=True):
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                log_.feed(line.decode("utf-8", "replace"))
+    except Exception:  # noqa: BLE001 - the container went away
+        pass
+    if buf:
+        log_.feed(buf.decode("utf-8", "replace"))
+    log_.close()
