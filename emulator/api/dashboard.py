@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from emulator import __version__, errors
 from emulator.api.auth import account_of, authenticate_emulator
+from emulator.api.proxy import is_local_host
 from emulator.model import cron
 from emulator.model.names import FC3_SERVICE_PREFIX, is_fc3_service
 from emulator.store import async_queue as queue
@@ -49,7 +50,9 @@ LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>f
 
 
 @router.get("/", include_in_schema=False)
-def landing():
+def landing(request: Request):
+    if not is_local_host(request.scope):  # another Host is a (maybe deleted) custom domain: FC's answer
+        raise errors.path_not_supported(request.method, request.url.path)
     return HTMLResponse(LANDING.replace("{version}", __version__))
 
 
