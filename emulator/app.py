@@ -30,12 +30,14 @@ from emulator.config import Settings
 from emulator.execution import provision
 from emulator.execution.agent import AgentClient
 from emulator.execution.artifacts import Artifacts
+from emulator.execution.backends.isolation import owner_marker
 from emulator.execution.pool import Pools
 from emulator.execution.select import make_backend
 from emulator.invocation.async_worker import AsyncInvoker
 from emulator.invocation.records import Recorder
 from emulator.invocation.sync import Invoker
 from emulator.invocation.targets import Targets
+from emulator.replica import Replica
 from emulator.store.code import CodeStore
 from emulator.triggers.timer import TimerScheduler
 from emulator.store.db import Database
@@ -80,17 +82,22 @@ def create_app(settings: Settings) -> Front:
     code = CodeStore(settings)
     artifacts = Artifacts(settings.data_dir, code)
     backend = make_backend(settings, artifacts)
-    orphans = backend.cleanup_orphans()
+    replica = Replica(db, owner_marker(settings.data_dir), settings.base_url)  # others on this database
+    live = replica.join()  # takes back what dead replicas left; live ones keep their events and instances
+    backend.replica, replica.on_dead = replica.id, backend.remove_replica
+    orphans = backend.cleanup_orphans(live)
     if orphans:
         log.info("removed %d instance(s) left by an earlier emulator", orphans)
     agent = AgentClient()
     standbys = Standbys(backend, agent, settings.standby, settings.standby_runtimes, settings.standby_memory_mb)
     pools = Pools(backend, agent, settings.instance_idle_timeout, settings.max_instances, standbys)
+    pools.registry, replica.pools = replica, pools  # maximumInstanceCount and provisioning are function-wide
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         log.info("fc-emulator %s serving %s, data dir %s", __version__, settings.base_url, settings.data_dir)
         await pools.start()
+        replica.start()
         await app.state.recorder.start()
         restored = await anyio.to_thread.run_sync(provision.restore, app.state)
         if restored:
@@ -98,11 +105,13 @@ def create_app(settings: Settings) -> Front:
         await app.state.async_invoker.start()
         app.state.timers = TimerScheduler(db, app.state.async_invoker, on_fire=app.state.metrics.timer_fired)
         await app.state.timers.start()
+        replica.on_changed.append(app.state.timers.changed)  # a trigger changed through another replica
         yield
         await app.state.timers.close()
         await app.state.async_invoker.close()  # running events go back to the queue
         await app.state.recorder.stop()
         await pools.close()
+        await anyio.to_thread.run_sync(replica.close)
         db.close()
 
     app = FastAPI(title="fc-emulator", version=__version__, lifespan=lifespan,
@@ -111,6 +120,7 @@ def create_app(settings: Settings) -> Front:
     app.state.db = db
     app.state.code = code
     app.state.backend = backend
+    app.state.replica = replica
     app.state.pools = pools
     app.state.invoker = Invoker(Targets(db, artifacts, settings), pools)
     app.state.records = Records(db)
@@ -120,6 +130,7 @@ def create_app(settings: Settings) -> Front:
     app.state.metrics = metrics.Metrics()  # GET /metrics; counts each invocation inline (no task per call)
     app.state.invoker.listeners.append(app.state.metrics)
     app.state.async_invoker = AsyncInvoker(db, app.state.invoker, settings)
+    app.state.async_invoker.replica = replica
 
     @app.exception_handler(errors.FCError)
     async def _fc_error(request: Request, exc: errors.FCError):

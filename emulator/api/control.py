@@ -25,6 +25,12 @@ def standby_pool(request: Request):
     return JSONResponse(standbys.status() if standbys else {"instances": 0, "runtimes": {}, "memoryMB": 0.0})
 
 
+@router.get("/_emulator/replicas", dependencies=[Depends(authenticate_emulator)])
+def replicas(request: Request):
+    """The live replicas sharing this emulator's database (emulator/replica.py), and which one answers."""
+    return JSONResponse(request.app.state.replica.status())
+
+
 @router.get("/_emulator/code/{checksum}.zip")
 def download_code(checksum: str, request: Request):
     """GetFunctionCode's URL: a presigned link, like the OSS URL FC hands out."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 
 from emulator import errors
@@ -34,8 +35,10 @@ class Lease:
 
 class FunctionPool:
     def __init__(self, key: tuple, backend: Backend, agent: AgentClient, standbys: Standbys | None = None,
-                 watcher: FolderWatcher | None = None):
+                 watcher: FolderWatcher | None = None, registry=None):
         self.key = key
+        self.registry = registry  # emulator.replica.Replica: instance slots counted across replicas
+        self._reserving = 0  # cold starts waiting for a slot
         self.backend = backend
         self.agent = agent
         self.standbys = standbys
@@ -57,6 +60,7 @@ class FunctionPool:
         old, self.instances = self.instances, []
         for inst in old:
             inst.retired = True
+            self._free(inst)
             if inst.inflight == 0:
                 asyncio.create_task(inst.stop())
         spec = spec or next((inst.spec for inst in old), None)
@@ -64,10 +68,12 @@ class FunctionPool:
             self._new_instance(spec, f"provision-{int(time.time() * 1000)}", provisioned=True)
         return len(old)
 
-    def _new_instance(self, spec: InstanceSpec, request_id: str, provisioned: bool = False) -> Instance:
+    def _new_instance(self, spec: InstanceSpec, request_id: str, provisioned: bool = False,
+                      slot: str | None = None) -> Instance:
         if spec.local_code and self.watcher is not None:
             self.watcher.watch(spec.code_dir, self)
         inst = Instance(spec, self.backend, self.agent, provisioned=provisioned, standbys=self.standbys)
+        inst.slot = slot or uuid.uuid4().hex  # its row in instance_slots (replica heartbeat)
         self.instances.append(inst)
         asyncio.create_task(self._start(inst, request_id))
         return inst
@@ -78,6 +84,7 @@ class FunctionPool:
         if inst.error is not None:
             if inst in self.instances:
                 self.instances.remove(inst)
+                self._free(inst)
             log.warning("instance %s of %s failed to start: %s", inst.id, "/".join(self.key[1:]), inst.error)
             if inst.provisioned:
                 self.provision_error = str(inst.error)
@@ -100,9 +107,19 @@ class FunctionPool:
                 best = inst
         cold = False
         if best is None:
-            if len(self.instances) >= max_instances:
+            local = len(self.instances) + self._reserving
+            if local >= max_instances:
                 raise throttled(max_instances)
-            best, cold = self._new_instance(spec, request_id), True
+            slot = None
+            if self.registry is not None:  # the limit is function-wide: count the other replicas' too
+                self._reserving += 1
+                try:
+                    slot = await self.registry.reserve(self.key, max_instances, local)
+                finally:
+                    self._reserving -= 1
+                if slot is None:
+                    raise throttled(max_instances)
+            best, cold = self._new_instance(spec, request_id, slot=slot), True
         best.inflight += 1
         if not best.ready.is_set():
             try:
@@ -127,6 +144,7 @@ class FunctionPool:
         """Throw an instance away (crash, timeout): the next call cold-starts."""
         if inst in self.instances:
             self.instances.remove(inst)
+            self._free(inst)
         asyncio.create_task(inst.stop())
 
     def reap(self, idle_timeout: float) -> None:
@@ -146,6 +164,10 @@ class FunctionPool:
             self._new_instance(spec, f"provision-{int(time.time() * 1000)}", provisioned=True)
         for inst in current[target:]:
             inst.provisioned = False  # reclaimed like any idle instance
+
+    def _free(self, inst: Instance) -> None:
+        if self.registry is not None:
+            self.registry.release(getattr(inst, "slot", None))
 
     def provisioned_count(self) -> int:
         return sum(1 for i in self.instances if i.provisioned and i.alive and i.ready.is_set())
@@ -168,13 +190,23 @@ class Pools:
         self.max_instances = max_instances
         self.pools: dict[tuple, FunctionPool] = {}
         self.provisioned: dict[str, tuple] = {}  # provision config resource -> pool key
+        self.registry = None  # emulator.replica.Replica, set by the app: slots across replicas
         self._reaper: asyncio.Task | None = None
 
     def pool(self, key: tuple) -> FunctionPool:
         p = self.pools.get(key)
         if p is None:
-            p = self.pools[key] = FunctionPool(key, self.backend, self.agent, self.standbys, self.watcher)
+            p = self.pools[key] = FunctionPool(key, self.backend, self.agent, self.standbys, self.watcher,
+                                               self.registry)
         return p
+
+    def yield_idle(self, key: tuple) -> None:
+        """Another replica needs a slot of this function version: give up one idle instance (replica.py)."""
+        p = self.pools.get(key)
+        idle = [i for i in (p.instances if p else []) if i.ready.is_set() and i.inflight == 0 and not i.provisioned]
+        if idle:
+            log.info("instance %s of %s stopped: another replica needs its slot", idle[0].id, "/".join(key[1:]))
+            p.discard(idle[0])
 
     def find(self, key: tuple) -> FunctionPool | None:
         return self.pools.get(key)

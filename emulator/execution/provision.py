@@ -14,6 +14,10 @@ def apply(state, account: str, service: str, qualifier: str, function: str, targ
     spec = state.invoker.targets.spec_for(account, service, qualifier, function)
     pools = state.pools
     resource = resource_name(account, service, qualifier, function)
+    # the target is function-wide: other replicas' provisioned instances count (store/replicas.py)
+    registry = pools.registry
+    elsewhere = registry.count_elsewhere(spec.key, provisioned=True) if registry is not None else 0
+    target = max(0, target - elsewhere)
 
     # A laptop is not a region: start at most --max-instances of them, and say so in currentError
     # (FC reports a shortfall the same way) instead of starting thousands of processes.
@@ -35,9 +39,16 @@ def current(state, resource: str) -> tuple[int, str]:
     """(ready provisioned instances, the last start error) for a provision config's resource."""
     key = state.pools.provisioned.get(resource)
     pool = state.pools.find(key) if key else None
+    registry = state.pools.registry
+    if key is None and registry is not None and registry.peers:  # configured through another replica
+        try:
+            key = state.invoker.targets.spec_for(*resource.split("#", 3)).key
+        except Exception:  # noqa: BLE001 - the function is gone: nothing runs
+            key = None
+    elsewhere = registry.count_elsewhere(key, provisioned=True, ready=True) if registry is not None and key else 0
     if pool is None:
-        return 0, ""
-    return pool.provisioned_count(), pool.provision_error or pool.provision_shortfall
+        return elsewhere, ""
+    return pool.provisioned_count() + elsewhere, pool.provision_error or pool.provision_shortfall
 
 
 def resource_name(account: str, service: str, qualifier: str, function: str) -> str:

@@ -60,7 +60,8 @@ class AsyncInvoker:
         self.region = settings.region
         self.workers = max(1, int(settings.async_workers))
         self.base_delay = float(settings.async_retry_base_delay)
-        self.owner = uuid.uuid4().hex  # this process's lease name
+        self.owner = uuid.uuid4().hex  # this process's lease name (the replica's id once `replica` is set)
+        self.replica = None  # emulator.replica.Replica: leases, wake-ups and stops across replicas
         self._runs: dict[int, asyncio.Task] = {}
         self._stop_requested: set[int] = set()
         self._throttled: set[tuple[str, str, str]] = set()  # functions with throttled events waiting
@@ -75,7 +76,13 @@ class AsyncInvoker:
     async def start(self) -> None:
         self._changed = asyncio.Event()
         self._slots = asyncio.Semaphore(self.workers)
-        requeued = await asyncio.to_thread(self._write, queue.requeue_orphans, self.owner)
+        requeued = 0
+        if self.replica is None:  # else the replica took back what dead replicas left (replica.join)
+            requeued = await asyncio.to_thread(self._write, queue.requeue_orphans, self.owner)
+        else:
+            self.owner = self.replica.id
+            self.replica.on_kick = self._kick
+            self.replica.on_stop = self.stop_local
         pruned = await asyncio.to_thread(self._write, queue.prune)
         if requeued:
             log.info("requeued %d async event(s) left running by an earlier emulator", requeued)
@@ -136,6 +143,8 @@ class AsyncInvoker:
             queue.enqueue(s, account=account, service=service, qualifier=q, function=function,
                           request_id=request_id, payload=payload, headers=headers, invocation_id=task_id,
                           stateful=stateful)
+            if self.replica is not None:
+                self.replica.notify(s, "fc_async")  # idle replicas claim it too
             return task_id
 
         task_id = await asyncio.to_thread(self._write, accept)
@@ -262,7 +271,7 @@ class AsyncInvoker:
 
     def _throttle(self, s, event_id: int, exc: errors.FCError) -> None:
         ev = s.get(AsyncEvent, event_id)
-        if ev is None or ev.status not in (queue.RUNNING, queue.STOPPING):
+        if ev is None or ev.status not in (queue.RUNNING, queue.STOPPING) or ev.lease_owner != self.owner:
             return
         now = time.time()
         if ev.status == queue.STOPPING:
@@ -288,7 +297,7 @@ class AsyncInvoker:
     def _settle(self, s, event_id: int, result: Result, out: Outcome | None, retryable: bool) -> None:
         """Record an attempt's outcome: schedule a retry, or finish and deliver to the destination."""
         ev = s.get(AsyncEvent, event_id)
-        if ev is None or ev.status not in (queue.RUNNING, queue.STOPPING):
+        if ev is None or ev.status not in (queue.RUNNING, queue.STOPPING) or ev.lease_owner != self.owner:
             return
         now = time.time()
         pol = policy(s, ev.account_id, ev.service, ev.qualifier, ev.function)
@@ -326,7 +335,7 @@ class AsyncInvoker:
 
     def _stopped(self, s, event_id: int) -> None:
         ev = s.get(AsyncEvent, event_id)
-        if ev is not None and ev.status in (queue.RUNNING, queue.STOPPING):
+        if ev is not None and ev.status in (queue.RUNNING, queue.STOPPING) and ev.lease_owner == self.owner:
             queue.finish(ev, queue.STOPPED, time.time(), "stopped while running")
 
     # --- stop (StopStatefulAsyncInvocation) --------------------------------------------------------
@@ -334,7 +343,7 @@ class AsyncInvoker:
     async def stop(self, account: str, service: str, function: str, invocation_id: str) -> None:
         """A queued task is Stopped at once; a running one has its call cancelled (the instance is
         thrown away, as FC kills it); a finished one is FC's error."""
-        def request(s) -> int | None:
+        def request(s) -> tuple[int, str | None] | None:
             ev = queue.find_task(s, account, service, function, invocation_id)
             if ev is None or not ev.stateful:
                 raise errors.stateful_invocation_not_found(invocation_id)
@@ -349,14 +358,37 @@ class AsyncInvoker:
             if ev.status == queue.RUNNING:
                 ev.status = queue.STOPPING
                 ev.add_event(queue.STOPPING, "", time.time())
-            return ev.id
+            if self.replica is not None and ev.lease_owner and ev.lease_owner != self.owner:
+                self.replica.notify(s, "fc_stop", f"{ev.lease_owner}:{ev.id}")  # the replica running it
+            return ev.id, ev.lease_owner
 
-        event_id = await asyncio.to_thread(self._write, request)
-        if event_id is None:
+        asked = await asyncio.to_thread(self._write, request)
+        if asked is None:
             self._kick()
             return
+        event_id, owner = asked
         task = self._runs.get(event_id)
         if task is not None:
             self._stop_requested.add(event_id)
             task.cancel()
             await asyncio.wait({task}, timeout=STOP_WAIT_S)
+        elif owner and owner != self.owner:
+            await self._wait_stopped(event_id)
+
+    def stop_local(self, event_ids: list[int]) -> None:
+        """Another replica asked to stop these events (NOTIFY fc_stop, or seen Stopping at a heartbeat)."""
+        for event_id in event_ids:
+            task = self._runs.get(event_id)
+            if task is not None and event_id not in self._stop_requested:
+                self._stop_requested.add(event_id)
+                task.cancel()
+
+    async def _wait_stopped(self, event_id: int) -> None:
+        """Answer once the replica running the task has stopped it (or STOP_WAIT_S passed)."""
+        def status() -> str | None:
+            with self.qdb.read() as s:
+                ev = s.get(AsyncEvent, event_id)
+                return ev.status if ev is not None else None
+        deadline = time.monotonic() + STOP_WAIT_S
+        while time.monotonic() < deadline and await asyncio.to_thread(status) in (queue.RUNNING, queue.STOPPING):
+            await asyncio.sleep(0.05)

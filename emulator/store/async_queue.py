@@ -25,9 +25,9 @@ ENQUEUED, RUNNING, STOPPING = "Enqueued", "Running", "Stopping"
 SUCCEEDED, FAILED, STOPPED, EXPIRED = "Succeeded", "Failed", "Stopped", "Expired"
 PENDING = (ENQUEUED, RUNNING, STOPPING)
 FINISHED = (SUCCEEDED, FAILED, STOPPED, EXPIRED)
-# a claim holds its event this long at most (the longest function timeout, 24 h, plus a margin);
-# in practice leases are taken back when the emulator restarts (requeue_orphans)
-LEASE_S = 86400 + 600
+# a claim's lease: the replica holding it renews it at every heartbeat (emulator/replica.py), and
+# a replica that stops renewing is dead: its events are taken over (store/replicas.py take_over)
+LEASE_S = 10.0
 FINISHED_RETENTION_S = 7 * 86400
 
 

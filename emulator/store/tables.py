@@ -3,4 +3,5 @@ from emulator.store.resources import ResourceRow  # noqa: F401
 from emulator.store.records import RecordRow  # noqa: F401
 from emulator.store.async_queue import AsyncEvent, Delivery  # noqa: F401
 from emulator.store.timers import TimerFiring  # noqa: F401
+from emulator.store.replicas import InstanceSlot, ReplicaRow, Revision  # noqa: F401
 from emulator.store.blobs import CodeBlob  # noqa: F401

@@ -99,7 +99,13 @@ class Backend(ABC):
         """Run `argv` inside the instance, with its working folder and environment (InstanceExec)."""
         raise errors.invalid_argument(f"the {self.name} backend cannot run commands in an instance")
 
-    def cleanup_orphans(self) -> int:
+    def cleanup_orphans(self, live: set[str] | None = None) -> int:
+        """Remove instances a killed emulator left; `live`: the ids of the live replicas on this data dir,
+        whose instances stay (emulator/replica.py). Returns how many were removed."""
+        return 0
+
+    def remove_replica(self, replica_id: str) -> int:
+        """Remove the instances of a dead replica of the same database (a shared engine)."""
         return 0
 
     def close(self) -> None:

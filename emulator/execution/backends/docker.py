@@ -61,6 +61,7 @@ class DockerBackend(Backend):
         self.settings = settings
         self.artifacts = artifacts
         self.owner = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:16]
+        self.replica = ""  # this replica's id (emulator/replica.py), on every container
         self._mounts: list[tuple[str, str]] = []  # (path in this container, path on the host)
         self.network = settings.docker_network
         self._inspect_self()
@@ -106,7 +107,8 @@ class DockerBackend(Backend):
         self._images_seen.add(image)
 
     def _labels(self, instance_id: str, spec: InstanceSpec) -> dict[str, str]:
-        return {LABEL: "1", f"{LABEL}.owner": self.owner, f"{LABEL}.instance": instance_id,
+        return {LABEL: "1", f"{LABEL}.owner": self.owner, f"{LABEL}.replica": self.replica,
+                f"{LABEL}.instance": instance_id,
                 f"{LABEL}.function": f"{spec.service}/{spec.function}", f"{LABEL}.version": spec.version_id}
 
     def _container_args(self, spec: InstanceSpec, instance_id: str, standby: bool = False) -> dict:
@@ -309,18 +311,32 @@ class DockerBackend(Backend):
     def _ours(self):
         return self.client.containers.list(all=True, filters={"label": f"{LABEL}.owner={self.owner}"})
 
-    def cleanup_orphans(self) -> int:
-        leftovers = self._ours()
-        for c in leftovers:
+    def cleanup_orphans(self, live: set[str] | None = None) -> int:
+        """Containers left by this data dir's earlier emulators; those of live replicas stay (emulator/replica.py)."""
+        live = live or set()
+        leftovers = [c for c in self._ours() if c.labels.get(f"{LABEL}.replica", "") not in live]
+        self._remove(leftovers)
+        if len(live) <= 1:
+            shutil.rmtree(self.standby_dir, ignore_errors=True)
+        return len(leftovers)
+
+    def remove_replica(self, replica_id: str) -> int:
+        """A dead replica's containers (the engine is shared): its id is unique, so any owner."""
+        found = self.client.containers.list(all=True, filters={"label": f"{LABEL}.replica={replica_id}"})
+        self._remove(found)
+        return len(found)
+
+    def _remove(self, containers) -> None:
+        for c in containers:
             try:
                 c.remove(force=True)
             except (NotFound, APIError):
                 pass
-        shutil.rmtree(self.standby_dir, ignore_errors=True)
-        return len(leftovers)
+            if c.labels.get(f"{LABEL}.owner") == self.owner:  # a standby's folder (none for others)
+                shutil.rmtree(self.standby_dir / c.labels.get(f"{LABEL}.instance", "-"), ignore_errors=True)
 
     def close(self) -> None:
-        self.cleanup_orphans()
+        self._remove([c for c in self._ours() if c.labels.get(f"{LABEL}.replica", "") in (self.replica, "")])
         self.client.close()
 
 

@@ -331,9 +331,12 @@ class ProcessBackend(Backend):
             raise StartFailed("the instance is no longer running") from None
         return ProcessExec(argv, cwd, env, tty, stdin, self.users.of_process(pid))
 
-    def cleanup_orphans(self) -> int:
+    def cleanup_orphans(self, live: set[str] | None = None) -> int:
         """Instances left by a killed emulator: their processes (all of them: by cgroup and by the
-        environment marker) and working folders."""
+        environment marker) and working folders. Not while another live replica uses this data dir:
+        the processes and folders may be its own (a killed one's died with it: PR_SET_PDEATHSIG)."""
+        if live and len(live) > 1:
+            return 0
         self.cgroups.sweep()
         isolation.kill_marked(self.owner)
         if not self.instances_dir.exists():
