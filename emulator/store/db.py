@@ -15,7 +15,10 @@ from typing import Iterator
 
 from sqlalchemy import String, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from emulator import errors
 
 
 class Base(DeclarativeBase):
@@ -73,6 +76,17 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def refused_values() -> Iterator[None]:
+    """A value the database cannot hold (PostgreSQL: longer than its column, a NUL character; SQLite
+    takes both) is the request's fault: 400, not 500."""
+    try:
+        yield
+    except DataError as exc:
+        raise errors.invalid_argument("a value of the request is too long or holds a character that "
+                                      f"cannot be stored ({type(exc.orig).__name__})") from None
+
+
 class Database:
     def __init__(self, url: str):
         if url.startswith("sqlite:///"):
@@ -114,12 +128,12 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._read() as session:
+        with refused_values(), self._read() as session:
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        with self._write() as session, session.begin():
+        with refused_values(), self._write() as session, session.begin():
             yield session
         self.generation += 1
 
