@@ -27,12 +27,8 @@ IMAGES = ("fc-emulator/python3.9:latest", "fc-emulator/nodejs18:latest")  # only
 LABEL = "fc-emulator"
 
 
-def _required() -> bool:
-    return os.environ.get("CI") == "true" or os.environ.get("FC_EMULATOR_TEST_DOCKER") == "1"
-
-
-def _unusable(reason: str):
-    if _required():
+def _unusable(reason: str, required: bool = False):
+    if required or os.environ.get("CI") == "true":
         pytest.fail(f"remote Docker tests required but not possible: {reason}")
     pytest.skip(reason)
 
@@ -114,11 +110,13 @@ class Engine:
 def engine():
     if os.geteuid() != 0:
         _unusable("a second Docker engine needs root")
-    if not shutil.which("dockerd"):
-        _unusable("dockerd is not installed")
+    docker_required = os.environ.get("FC_EMULATOR_TEST_DOCKER") == "1"
+    for tool in ("dockerd", "ip"):
+        if not shutil.which(tool):
+            _unusable(f"{tool} is not installed", docker_required)
     problem = docker_problem()
     if problem:
-        _unusable(f"the local Docker engine is not usable: {problem}")
+        _unusable(f"the local Docker engine is not usable: {problem}", docker_required)
     eng = Engine()
     try:
         eng.start()
@@ -268,3 +266,44 @@ def test_orphans_on_the_remote_engine_are_swept_by_label(engine, tmp_path):
         srv.stop()
     assert not engine.client.containers.list(all=True, filters={"label": f"{LABEL}.owner={owner}"})
     assert not engine.client.volumes.list(filters={"label": f"{LABEL}.owner={owner}"})
+
+
+def test_local_folder_code_is_copied_per_instance(engine, remote_server, tmp_path):
+    """Hot reload on a remote engine: the folder is copied into a volume of the instance's own at its start;
+    an edit retires the instance, and the next one gets the new files; its volume goes with it."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "index.py").write_text("def handler(event, context):\n    return open('/code/v.txt').read()\n")
+    (folder / "v.txt").write_text("v1")
+    fc = fc_client(remote_server, new_account())
+    fc.create_service("rd-hot")
+    fc.create_function("rd-hot", "fn", "python3.9", "index.handler", codeOSSBucket="local",
+                       codeOSSObject=str(folder), memorySize=128, timeout=10)
+    assert fc.invoke_function("rd-hot", "fn").data == b"v1"
+    first = _ours(engine, "rd-hot")
+    assert len(first) == 1
+    _assert_no_bind_mounts(first[0], remote_server)
+    volume = next(m["Name"] for m in first[0].attrs["Mounts"] if m["Destination"] == "/code")
+
+    tmp = folder / "v.tmp"
+    tmp.write_text("v2")
+    tmp.replace(folder / "v.txt")
+    deadline = time.monotonic() + 10
+    while _ours(engine, "rd-hot") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _ours(engine, "rd-hot"), "the instance was not retired after the edit"
+    assert fc.invoke_function("rd-hot", "fn").data == b"v2"
+    assert volume not in {v.name for v in engine.client.volumes.list()}  # the old instance's copy is gone
+
+
+def test_instance_exec_on_the_remote_engine(engine, remote_server, tmp_path):
+    """InstanceExec reaches the container through the engine's TCP API (stdout and stderr apart); /code is read-only."""
+    from tests.test_instances import Session  # one InstanceExec session through aliyun-fc2
+    fc = fc_client(remote_server, new_account())
+    deploy(fc, tmp_path, {"index.py": "def handler(event, context):\n    return 'up'\n"}, runtime="python3.9")
+    r = fc.invoke_function("svc", "fn")
+    assert r.data == b"up"
+    s = Session(fc, r.headers["X-Fc-Instance-Id"], ["sh", "-c", "grep ' /code ' /proc/mounts; echo err >&2"]).run()
+    fields = s.out.split()
+    assert fields[1] == "/code" and "ro" in fields[3].split(","), s.out
+    assert s.err == "err\n" and s.server_errors() == []
