@@ -315,7 +315,7 @@ class DockerBackend(Backend):
         """Containers left by this data dir's earlier emulators; those of live replicas stay (emulator/replica.py)."""
         live = live or set()
         leftovers = [c for c in self._ours() if c.labels.get(f"{LABEL}.replica", "") not in live]
-        self._remove(leftovers)
+        self._remove_containers(leftovers)
         if len(live) <= 1:
             shutil.rmtree(self.standby_dir, ignore_errors=True)
         return len(leftovers)
@@ -323,10 +323,10 @@ class DockerBackend(Backend):
     def remove_replica(self, replica_id: str) -> int:
         """A dead replica's containers (the engine is shared): its id is unique, so any owner."""
         found = self.client.containers.list(all=True, filters={"label": f"{LABEL}.replica={replica_id}"})
-        self._remove(found)
+        self._remove_containers(found)
         return len(found)
 
-    def _remove(self, containers) -> None:
+    def _remove_containers(self, containers) -> None:
         for c in containers:
             try:
                 c.remove(force=True)
@@ -336,7 +336,8 @@ class DockerBackend(Backend):
                 shutil.rmtree(self.standby_dir / c.labels.get(f"{LABEL}.instance", "-"), ignore_errors=True)
 
     def close(self) -> None:
-        self._remove([c for c in self._ours() if c.labels.get(f"{LABEL}.replica", "") in (self.replica, "")])
+        mine = (self.replica, "")
+        self._remove_containers([c for c in self._ours() if c.labels.get(f"{LABEL}.replica", "") in mine])
         self.client.close()
 
 

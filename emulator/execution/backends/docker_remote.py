@@ -205,12 +205,7 @@ class RemoteDockerBackend(DockerBackend):
     def close(self) -> None:
         """This replica's containers, then its volumes (a volume in use cannot be removed)."""
         mine = (self.replica, "")
-        for c in self._ours():
-            if c.labels.get(f"{LABEL}.replica", "") in mine:
-                try:
-                    c.remove(force=True)
-                except (NotFound, APIError):
-                    pass
+        self._remove_containers([c for c in self._ours() if c.labels.get(f"{LABEL}.replica", "") in mine])
         self._remove_volumes(lambda replica: replica in mine)
         super().close()
 
