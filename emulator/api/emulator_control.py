@@ -48,6 +48,10 @@ async def _stop_instances(pools, accounts: list[str] | None) -> int:
         if key in keys:
             del pools.provisioned[resource]
     stopped = sum(1 for p in gone for i in p.instances if i.alive)
+    registry = getattr(pools, "registry", None)  # replicas on one database count instance slots (replica.py)
+    if registry is not None:
+        for inst in (i for p in gone for i in p.instances):
+            registry.release(getattr(inst, "slot", None))
     await asyncio.gather(*(p.close() for p in gone), return_exceptions=True)
     return stopped
 
