@@ -323,7 +323,7 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="fc-emulator", description="Alibaba Cloud Function Compute 2.0 emulator")
+    parser = argparse.ArgumentParser(prog="fc-emulator", description="Alibaba Cloud Function Compute emulator (FC 2.0 and FC 3.0 APIs)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
     _add_images(sub)
