@@ -38,7 +38,6 @@ class FunctionPool:
                  watcher: FolderWatcher | None = None, registry=None):
         self.key = key
         self.registry = registry  # emulator.replica.Replica: instance slots counted across replicas
-        self._reserving = 0  # cold starts waiting for a slot
         self.backend = backend
         self.agent = agent
         self.standbys = standbys
@@ -69,17 +68,30 @@ class FunctionPool:
         return len(old)
 
     def _new_instance(self, spec: InstanceSpec, request_id: str, provisioned: bool = False,
-                      slot: str | None = None) -> Instance:
+                      limit: int | None = None) -> Instance:
+        """An instance, in the pool at once (concurrent callers share it while it starts); with `limit`,
+        it first takes a function-wide slot from the registry (replica.py), else it fails as throttled."""
         if spec.local_code and self.watcher is not None:
             self.watcher.watch(spec.code_dir, self)
         inst = Instance(spec, self.backend, self.agent, provisioned=provisioned, standbys=self.standbys)
-        inst.slot = slot or uuid.uuid4().hex  # its row in instance_slots (replica heartbeat)
+        # its row in instance_slots (replica heartbeat); None until the registry gave it one
+        inst.slot = None if limit is not None and self.registry is not None else uuid.uuid4().hex
         self.instances.append(inst)
-        asyncio.create_task(self._start(inst, request_id))
+        asyncio.create_task(self._start(inst, request_id, limit))
         return inst
 
-    async def _start(self, inst: Instance, request_id: str) -> None:
+    async def _start(self, inst: Instance, request_id: str, limit: int | None = None) -> None:
         t0 = time.monotonic()
+        if limit is not None and self.registry is not None:
+            others_here = sum(1 for i in self.instances if i is not inst)
+            slot = await self.registry.reserve(self.key, limit, others_here)
+            if slot is None:  # every slot is taken on the other replicas
+                if inst in self.instances:
+                    self.instances.remove(inst)
+                inst.error = throttled(limit)
+                inst.ready.set()
+                return
+            inst.slot = slot
         await inst.start(request_id)
         if inst.error is not None:
             if inst in self.instances:
@@ -107,19 +119,10 @@ class FunctionPool:
                 best = inst
         cold = False
         if best is None:
-            local = len(self.instances) + self._reserving
-            if local >= max_instances:
+            if len(self.instances) >= max_instances:
                 raise throttled(max_instances)
-            slot = None
-            if self.registry is not None:  # the limit is function-wide: count the other replicas' too
-                self._reserving += 1
-                try:
-                    slot = await self.registry.reserve(self.key, max_instances, local)
-                finally:
-                    self._reserving -= 1
-                if slot is None:
-                    raise throttled(max_instances)
-            best, cold = self._new_instance(spec, request_id, slot=slot), True
+            # the limit is function-wide: the new instance counts the other replicas' before it starts
+            best, cold = self._new_instance(spec, request_id, limit=max_instances), True
         best.inflight += 1
         if not best.ready.is_set():
             try:
