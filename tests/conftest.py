@@ -25,12 +25,18 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("database", ["sqlite", "postgres"], indirect=True, scope="session")
 
 
+def _on_postgres(item) -> bool:
+    return getattr(item, "callspec", None) is not None and item.callspec.params.get("database") == "postgres"
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture parameters
 def pytest_collection_modifyitems(config, items):
-    dropped = [i for i in items if getattr(i, "callspec", None) and i.callspec.params.get("database") == "postgres"
-               and i.callspec.params.get("backend") == "docker"]
+    dropped = [i for i in items if _on_postgres(i) and i.callspec.params.get("backend") == "docker"]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [i for i in items if i not in dropped]
+    # The PostgreSQL variants run last: a test that does not parametrise `database` gets whichever server
+    # is alive, and that must be a SQLite one.
+    items[:] = [i for i in items if not _on_postgres(i)] + [i for i in items if _on_postgres(i) and i not in dropped]
 
 
 def _pg_admin_url() -> str:
