@@ -525,14 +525,21 @@ def check(case: Case, statuses: dict[str, int]) -> str:
     return ""
 
 
+# Reads that report live state, not stored resources: new on every read whatever the requests did
+# (upload credentials, replica heartbeats, the dashboard's instances and queue, a snapshot's timestamps,
+# the clock's now, metrics counters)
+LIVE_READS = ("/tempBucketToken", "/_emulator/replicas", "/_emulator/dashboard", "/_emulator/snapshot",
+              "/_emulator/clock", "/_emulator/standby", "/metrics")
+
+
 def snapshot(url: str, routes: list[Route], values: dict, headers: dict) -> dict:
     """Every read endpoint, both API versions, with the family's names: status and body."""
     out = {}
     s = _RetryingSession()
     s.headers.update(headers)
     for r in routes:
-        if r.method != "GET" or "/proxy/" in r.path or "wait-idle" in r.path or r.path.endswith("/tempBucketToken"):
-            continue  # (temporary upload credentials are new on every read, as on FC)
+        if r.method != "GET" or "/proxy/" in r.path or "wait-idle" in r.path or r.path.endswith(LIVE_READS):
+            continue
         target = fill(r.path, values)
         if r.path.endswith("/tag"):
             target += f"?resourceArn=services/{values['service']}"
