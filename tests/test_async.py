@@ -198,3 +198,28 @@ def test_async_payload_limit_and_request_errors(afc, aserver, tmp_path):
     assert stateful_task(aserver, afc.account_id, "svc", "fn", "taken")["returnPayload"] == "hello z"
     listed = requests.get(tasks, headers=acct, params={"sortOrderByTime": "asc"}).json()["invocations"]
     assert [t["invocationId"] for t in listed] == [rid, "taken"]
+
+
+def test_an_internal_error_is_recorded_and_retried(afc, aserver, tmp_path):
+    """The emulator failing an event (here: its code package vanished from the data dir before the first
+    instance unpacked it) is retried like a function error, and every attempt is recorded."""
+    deploy(afc, tmp_path, {"index.py": "def handler(event, context):\n    return 'never'\n"}, name="lost")
+    checksum = afc.get_function("svc", "lost").data["codeChecksum"]
+    for package in aserver.data_dir.rglob(f"{checksum}*"):
+        package.unlink() if package.is_file() else None
+    if "--database-url" in aserver.args:  # PostgreSQL keeps packages in the database too: lose that copy as well
+        import sqlalchemy
+        engine = sqlalchemy.create_engine(aserver.args[aserver.args.index("--database-url") + 1])
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("DELETE FROM code_blobs WHERE checksum = :c"), {"c": checksum})
+        engine.dispose()
+    r = invoke_async(afc, "svc", "lost", b"x", task_id="lost-1")
+    wait_async_idle(aserver)
+    task = stateful_task(aserver, afc.account_id, "svc", "lost", "lost-1")
+    assert task["status"] == "Failed" and task["alreadyRetriedTimes"] == 3, task
+    rec = record(aserver, afc.account_id, r.headers["X-Fc-Request-Id"])
+    assert rec is not None and rec["status"] == "failed", rec
+    listing = requests.get(aserver.url + "/_emulator/invocations?function=lost",
+                           headers={"X-Fc-Account-Id": afc.account_id}).json()
+    attempts = [x for x in listing.get("invocations", listing.get("records", [])) if x["requestId"] == rec["requestId"]]
+    assert len(attempts) == 4 and {x["errorType"] for x in attempts} == {"InternalServerError"}, attempts

@@ -220,7 +220,9 @@ class AsyncInvoker:
                     self._kick()
                     return
                 result = Result(exc.status, exc.code, exc.message, json.dumps(exc.body()).encode())
-                await asyncio.to_thread(self._write, self._settle, ev.id, result, None, False)
+                if exc.status >= 500:  # the emulator's own failure: recorded, and retried like any other
+                    self.invoker.record_refusal(inv, exc)
+                await asyncio.to_thread(self._write, self._settle, ev.id, result, None, exc.status >= 500)
                 return
             except asyncio.CancelledError:
                 raise
@@ -229,7 +231,8 @@ class AsyncInvoker:
                 err = errors.internal_error()
                 result = Result(err.status, err.code, f"{err.message} ({type(exc).__name__})",
                                 json.dumps(err.body()).encode())
-                await asyncio.to_thread(self._write, self._settle, ev.id, result, None, False)
+                self.invoker.record_refusal(inv, err)  # recorded, and retried like any other failure
+                await asyncio.to_thread(self._write, self._settle, ev.id, result, None, True)
                 return
             if out.ok:
                 result = Result(200, "", "", out.body)

@@ -147,6 +147,10 @@ class Invoker:
         self._notify(inv, out)
         return out
 
+    def record_refusal(self, inv: Invocation, exc: errors.FCError) -> None:
+        """An invocation that failed before it ran (the platform's error): its listeners still hear of it."""
+        self._notify(inv, rejected(inv, exc))
+
     def _notify(self, inv: Invocation, out: Outcome) -> None:
         for listener in self.listeners:
             work = listener(inv, out)
