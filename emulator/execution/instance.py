@@ -81,8 +81,9 @@ class Instance:
             self.ready.set()
 
     async def _take_standby(self) -> bool:
-        """Become a standby instance of this runtime, given this function (standby.py); False if none fits."""
-        standby = self.standbys and await self.standbys.take(self.spec)
+        """Become a standby instance of this runtime, given this function (standby.py); False if none fits.
+        Provisioned instances start in the background, as on FC: standbys are kept for calls waiting."""
+        standby = not self.provisioned and self.standbys and await self.standbys.take(self.spec)
         if not standby:
             return False
         try:
