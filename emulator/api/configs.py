@@ -118,16 +118,21 @@ def put_provision_config(service: str, function: str, ctx: Ctx = Depends(fc_ctx)
                 "scheduledActions": full["scheduledActions"] or [],
                 "targetTrackingPolicies": full["targetTrackingPolicies"] or [],
                 "alwaysAllocateCPU": req.alwaysAllocateCPU}
-        row = res.get(s, ctx.account, "provision", "", resource)
-        if req.is_empty():
-            if row is not None:  # target 0 without scaling rules removes the config
-                res.delete(s, row)
-        elif row is None:
-            res.insert(s, ctx.account, "provision", "", resource, data, errors.internal_error)
-        else:
-            res.update(s, row, data)
+        write_provision(s, ctx.account, resource, data, req.is_empty())
     provision.apply(ctx.request.app.state, ctx.account, svc, q, function, req.target)
     return fc_json(_provision_out(ctx, data))
+
+
+def write_provision(s, account: str, resource: str, data: dict, empty: bool) -> None:
+    """Store a provision config; target 0 without scaling rules removes it (both APIs)."""
+    row = res.get(s, account, "provision", "", resource)
+    if empty:
+        if row is not None:
+            res.delete(s, row)
+    elif row is None:
+        res.insert(s, account, "provision", "", resource, data, errors.internal_error)
+    else:
+        res.update(s, row, data)
 
 
 @router.get("/services/{service}/functions/{function}/provision-config")

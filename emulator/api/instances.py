@@ -128,6 +128,16 @@ async def exec_instance(ws: WebSocket, service: str, function: str, instance_id:
     except errors.FCError as exc:
         await _refuse(ws, request, exc)
         return
+    await run_exec(ws, instance, opts, _frame, f"{svc}/{function}")
+
+
+def _frame(data: bytes) -> tuple[int, bytes]:
+    return (data[0], data[1:]) if data else (instance_exec.STDIN, b"")
+
+
+async def run_exec(ws: WebSocket, instance: Instance, opts: instance_exec.ExecOptions, frame, label: str) -> None:
+    """Accept the socket and run the command in the instance; `frame` splits a client frame into
+    (channel, data) (both APIs' exec); the close frame when it ends."""
     await ws.accept()
 
     async def send(channel: int, text: str) -> None:
@@ -140,15 +150,17 @@ async def exec_instance(ws: WebSocket, service: str, function: str, instance_id:
         data = message.get("bytes")
         if data is None:
             data = (message.get("text") or "").encode("utf-8")
-        return (data[0], data[1:]) if data else (instance_exec.STDIN, b"")
+        return frame(data)
 
-    log.info("exec %s in instance %s of %s/%s", opts.argv, instance_id, svc, function)
+    log.info("exec %s in instance %s of %s", opts.argv, instance.id, label)
     try:
         result = await instance_exec.run(instance, instance.backend, opts, send, receive)
     except instance_exec.StartFailed as exc:
         await _finish(ws, error=str(exc))
         return
-    log.info("exec %s in instance %s ended: %s", opts.argv, instance_id,
+    except WebSocketDisconnect:
+        return
+    log.info("exec %s in instance %s ended: %s", opts.argv, instance.id,
              f"exit status {result.exit_code}" if result.exit_code is not None else result.reason)
     await _finish(ws, exit_code=result.exit_code)
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from emulator import errors
-from emulator.api.configs import _provision_out, provision_resource
+from emulator.api.configs import _provision_out, provision_resource, write_provision
 from emulator.api.fc3.auth import Ctx3, fc3_ctx
 from emulator.api.fc3.functions import DELETE_HOOKS
 from emulator.api.fc3.triggers import require_pair
@@ -234,14 +234,7 @@ def put_provision_config(function: str, ctx: Ctx3 = Depends(fc3_ctx), body: dict
                 "targetTrackingPolicies": full["targetTrackingPolicies"] or [],
                 "alwaysAllocateCPU": req.alwaysAllocateCPU, "_defaultTarget": req.target,
                 "_alwaysAllocateGPU": True if gpu is None else bool(gpu)}
-        row = res.get(s, ctx.account, "provision", "", resource)
-        if req.is_empty():
-            if row is not None:  # target 0 without scaling rules removes the config
-                res.delete(s, row)
-        elif row is None:
-            res.insert(s, ctx.account, "provision", "", resource, data, errors.internal_error)
-        else:
-            res.update(s, row, data)
+        write_provision(s, ctx.account, resource, data, req.is_empty())
     provision.apply(ctx.request.app.state, ctx.account, svc, q, fn, req.target)
     return fc3_json(_provision_fc3(ctx, data))
 

@@ -14,7 +14,6 @@ import asyncio
 import logging
 
 from fastapi import APIRouter, Depends, Request, WebSocket
-from starlette.websockets import WebSocketDisconnect
 
 from emulator import errors
 from emulator.api.fc3.auth import Ctx3, authenticate_fc3, fc3_ctx
@@ -30,6 +29,7 @@ from emulator.api.fc3.wire import (
 from emulator.api.instances import (
     MAX_LIMIT,
     _finish,
+    run_exec,
     _http_request,
     _limit,
     _live,
@@ -151,26 +151,4 @@ async def exec_instance(ws: WebSocket, function: str, instance_id: str):
     except errors.FCError as exc:
         await _refuse(ws, request, exc)
         return
-    await ws.accept()
-
-    async def send(channel: int, text: str) -> None:
-        await ws.send_text(chr(channel) + text)
-
-    async def receive() -> tuple[int, bytes] | None:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
-            return None
-        data = message.get("bytes")
-        if data is None:
-            data = (message.get("text") or "").encode("utf-8")
-        return _frame(data)
-
-    log.info("exec %s in instance %s of %s", opts.argv, instance_id, function)
-    try:
-        result = await instance_exec.run(instance, instance.backend, opts, send, receive)
-    except instance_exec.StartFailed as exc:
-        await _finish(ws, error=str(exc))
-        return
-    except WebSocketDisconnect:
-        return
-    await _finish(ws, exit_code=result.exit_code)
+    await run_exec(ws, instance, opts, _frame, function)
