@@ -276,6 +276,7 @@ class DockerBackend(Backend):
         """webServerMode false: the container gets the event in FC_CUSTOM_CONTAINER_EVENT and must exit 0."""
         args = self._container_args(spec, instance_id)
         args.pop("_port")
+        args.pop("_debug", None)  # a run to exit serves no debugger session
         args.pop("ports", None)
         args["environment"]["FC_CUSTOM_CONTAINER_EVENT"] = event.decode("utf-8", "replace")
         self._check_image(args["image"], spec.runtime)
