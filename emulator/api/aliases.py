@@ -23,8 +23,9 @@ def _require_alias(s: Session, ctx: Ctx, svc: str, alias: str) -> res.ResourceRo
     return res.require(s, ctx.account, "alias", svc, alias, lambda: errors.alias_not_found(svc, alias))
 
 
-def _check_versions(s: Session, ctx: Ctx, svc: str, data: dict) -> None:
-    """The merged alias must point at stored versions, and not weight its own main version."""
+def check_alias_versions(s: Session, account: str, svc: str, data: dict, missing) -> None:
+    """The merged alias must point at stored versions, and not weight its own main version (both APIs);
+    `missing(version)` is the API's VersionNotFound error."""
     main = data.get("versionId")
     if not main:
         raise errors.invalid_argument("versionId is required")
@@ -32,7 +33,7 @@ def _check_versions(s: Session, ctx: Ctx, svc: str, data: dict) -> None:
     if main in weights:
         raise errors.additional_version_contains_major(go_weights(weights), main)
     for version in (main, *weights):
-        res.require(s, ctx.account, "version", svc, version, lambda v=version: errors.version_not_found(svc, v))
+        res.require(s, account, "version", svc, version, lambda v=version: missing(v))
 
 
 @router.post("/services/{service}/aliases")
@@ -44,7 +45,7 @@ def create_alias(service: str, ctx: Ctx = Depends(fc_ctx), body: dict = Depends(
     data = {"aliasName": name, **data}
     with ctx.db.write() as s:
         _require_service(s, ctx, service)
-        _check_versions(s, ctx, service, data)
+        check_alias_versions(s, ctx.account, service, data, lambda v: errors.version_not_found(service, v))
         row = res.insert(s, ctx.account, "alias", service, name, data, lambda: errors.already_exists(
             "AliasAlreadyExists", f"alias '{name}' already exists in service '{service}'"))
         return fc_json(row.out(), row.etag)
@@ -75,7 +76,7 @@ def update_alias(service: str, alias: str, ctx: Ctx = Depends(fc_ctx), body: dic
         row = _require_alias(s, ctx, service, alias)
         check_if_match(ctx.request, row.etag)
         data = req.merged_into(row.body)
-        _check_versions(s, ctx, service, data)
+        check_alias_versions(s, ctx.account, service, data, lambda v: errors.version_not_found(service, v))
         row = res.update(s, row, data)
         return fc_json(row.out(), row.etag)
 

@@ -7,10 +7,11 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from emulator import errors
+from emulator.api.aliases import check_alias_versions
 from emulator.api.fc3.auth import Ctx3, fc3_ctx
 from emulator.api.fc3.functions import lookup
 from emulator.api.fc3.wire import fc3_json, json_body, no_content, page_params, paged
-from emulator.model.alias import AliasCreate, AliasFields, go_weights
+from emulator.model.alias import AliasCreate, AliasFields
 from emulator.model.names import check_name
 from emulator.store import resources as res
 
@@ -30,15 +31,8 @@ def _require_alias(s: Session, account: str, svc: str, function: str, alias: str
 
 
 def _check_versions(s: Session, account: str, svc: str, function: str, data: dict) -> None:
-    main = data.get("versionId")
-    if not main:
-        raise errors.invalid_argument("versionId is required")
-    weights = data.get("additionalVersionWeight") or {}
-    if main in weights:
-        raise errors.additional_version_contains_major(go_weights(weights), main)
-    for version in (main, *weights):
-        res.require(s, account, "version", svc, version, lambda v=version: errors.FCError(
-            404, "VersionNotFound", f"version '{v}' of function '{function}' does not exist"))
+    check_alias_versions(s, account, svc, data, lambda v: errors.FCError(
+        404, "VersionNotFound", f"version '{v}' of function '{function}' does not exist"))
 
 
 def _fields(body: dict) -> dict:
