@@ -1,6 +1,7 @@
-"""A container's output read on the event loop: the engine's attach stream (stdout and stderr multiplexed in
-8-byte-headed frames, logs from the start) over its Unix socket or plain TCP (DOCKER_HOST=tcp://...), split
-into lines for the InstanceLog.
+"""A container's output read on the event loop, split into lines for the InstanceLog: a built-in agent's
+through a named pipe on this host (OutputPipe); any other container's through the engine's attach stream
+(stdout and stderr multiplexed in 8-byte-headed frames, logs from the start) over its Unix socket or plain
+TCP (DOCKER_HOST=tcp://...).
 
 A reader thread per container (the docker SDK's blocking stream) cost a thread wake-up and hand-over per
 log line, about a tenth of the emulator's CPU per warm call. Where the engine is reached otherwise (TLS,
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import struct
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from emulator.execution.logs import InstanceLog
@@ -98,6 +101,59 @@ async def read_output(address: str | tuple[str, int], container_id: str, log: In
         return
     transport.write(f"POST /containers/{container_id}/attach?logs=1&stream=1&stdout=1&stderr=1 HTTP/1.1\r\n"
                     f"Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n".encode())
+
+
+class _PipeStream(_AttachStream):
+    """Plain bytes, no HTTP answer and no frames."""
+
+    def __init__(self, log: InstanceLog):
+        super().__init__(log)
+        self.head = None
+
+    def data_received(self, data: bytes) -> None:
+        self._text(data)
+
+
+class OutputPipe:
+    """A named pipe that a container's agent writes its stdout and stderr into (bind-mounted into the
+    container; `exec "$@" >pipe 2>&1`). Through the engine each line cost a copy by the container's shim, a
+    JSON log-file write and a framed copy by the engine (~0.1 ms of CPU per warm call between them); here it
+    is one write and one read. It is opened for reading before the container starts, so the agent's open for
+    writing never blocks and nothing is missed; the reader ends when the last writer closes (the container
+    stopped), or at `close`."""
+
+    def __init__(self, folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "output"
+        os.mkfifo(self.path, 0o600)
+        os.chmod(self.path, 0o666)  # the agent's user in the container is not ours
+        self._fd: int | None = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        self._closed = False
+
+    async def read(self, log: InstanceLog) -> None:
+        fd, self._fd = self._fd, None
+        if self._closed or fd is None:
+            if fd is not None:
+                os.close(fd)
+            log.close()
+            return
+        pipe = os.fdopen(fd, "rb", buffering=0)
+        await asyncio.get_running_loop().connect_read_pipe(lambda: _PipeStream(log), pipe)
+
+    def close(self) -> None:
+        """The container is gone: end the reader, even if the agent never opened the pipe (a writer that
+        comes and goes ends it), and remove the pipe."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # no reader left: it has ended already
+            pass
+        if self._fd is not None:  # never read (the container did not start)
+            fd, self._fd = self._fd, None
+            os.close(fd)
+        shutil.rmtree(self.path.parent, ignore_errors=True)
 
 
 def pump(container, log_: InstanceLog) -> None:

@@ -71,6 +71,7 @@ class RemoteDockerBackend(DockerBackend):
         if self.network:
             log.warning("--docker-network is ignored with a remote Docker engine: instances publish their ports")
             self.network = ""
+        self.output_pipes = False  # a named pipe on this host means nothing to another host's containers
         self._filled: set[str] = set()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
