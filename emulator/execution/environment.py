@@ -82,6 +82,11 @@ STANDBY_NAMES = frozenset({
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN", "accessKeyID", "accessKeySecret",
     "securityToken", "PYTHONPATH", "NODE_PATH", "FC_EMULATOR_OWNER"})
 STANDBY_FLAG = "FC_EMULATOR_STANDBY"  # tells the agent to wait for POST /assign (docs/runtime-protocol.md)
+# The runtime families whose agents can start before their function (standby.py), on both backends.
+STANDBY_KINDS = frozenset({
+    "python",
+    "nodejs",
+})
 # Read while the interpreter or the C library starts (module search paths, encodings, time zone,
 # allocator, loader, user site-packages under HOME), so only a fresh start honours them.
 _AT_START = ("PYTHON", "NODE_", "UV_", "LD_", "MALLOC_", "GLIBC_", "LC_", "TZ", "FC_")

@@ -25,7 +25,8 @@ from emulator.execution.artifacts import Artifacts, link_tree
 from emulator.execution.backends import docker_output
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
 from emulator.execution.backends.docker_exec import DockerExec
-from emulator.execution.environment import STANDBY_FLAG, instance_env, standby_env, standby_fits
+from emulator.execution.environment import (STANDBY_FLAG, STANDBY_KINDS, instance_env, standby_env,
+                                             standby_fits)
 from emulator.execution.logs import InstanceLog
 from emulator.execution.launch import agent_command
 from emulator.execution.spec import InstanceSpec, container_command
@@ -217,7 +218,7 @@ class DockerBackend(Backend):
         """What makes standby containers of `spec` interchangeable (standby.py): image, command (Node's heap
         size is in it) and whether /opt is mounted; None if none can serve it. The memory limit is set at
         assignment."""
-        if spec.kind not in ("python", "nodejs") or not standby_fits(spec):
+        if spec.kind not in STANDBY_KINDS or not standby_fits(spec):
             return None
         argv = agent_command(spec, catalog.get(spec.runtime).interpreter, "/var/fc/runtime")
         return (spec.runtime, self.image_for(spec), tuple(argv), spec.opt_dir is not None)

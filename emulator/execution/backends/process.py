@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from emulator.execution.backends import isolation
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
 from emulator.execution.backends.process_exec import ProcessExec
-from emulator.execution.environment import instance_env, standby_env, standby_fits
+from emulator.execution.environment import STANDBY_KINDS, instance_env, standby_env, standby_fits
 from emulator.execution.launch import agent_command
 from emulator.execution.logs import InstanceLog
 from emulator.execution.spec import InstanceSpec
@@ -359,9 +359,6 @@ class ProcessBackend(Backend):
             except OSError:
                 pass
         self._spawner.shutdown(wait=False)
-
-
-STANDBY_KINDS = ("python", "nodejs")  # agents that can start before their function (standby.py)
 
 
 def _function_paths(spec: InstanceSpec) -> list[tuple[str, str]]:
