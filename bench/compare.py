@@ -62,7 +62,8 @@ def one_round(root: Path, backend: str, seconds: float, work: Path) -> tuple[flo
             n += 1
         cpu = (ib.cpu_seconds(server.proc.pid) - cpu0) * 1000 / n
         raw.close()
-        profile = ib.Profile(calls=0, series_budget=0, cold_samples=0, level_calls=4000, level_budget=seconds)
+        profile = ib.Profile(calls=0, series_budget=0, cold_samples=0, level_calls=4000, level_budget=seconds,
+                             pairs=0, pair_calls=0, pair_budget=0)
         tput = ib.throughput(server.port, ib.emulator_path("f32"), ib.EMULATOR_HEADERS, 32, profile)
         return cpu, tput
     finally:
