@@ -1,6 +1,8 @@
 """The environment of an instance (runtimes.md §1.1, docs/runtime-protocol.md)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from emulator.model.names import is_fc3_service
 
 from emulator.execution.spec import InstanceSpec
@@ -100,7 +102,23 @@ def standby_env(env: dict[str, str]) -> dict[str, str]:
 def standby_fits(spec: InstanceSpec) -> bool:
     """Can a standby become this function's instance with exactly a fresh start's environment? Not when the
     function sets a variable the agent's first environment already has or that only counts at start."""
-    return not any(k in STANDBY_NAMES or k.startswith(_AT_START) for k in spec.env)
+    return (not any(k in STANDBY_NAMES or k.startswith(_AT_START) for k in spec.env)
+            and (spec.kind != "php" or _php_standby_fits(spec)))
+
+
+def _php_standby_fits(spec: InstanceSpec) -> bool:
+    """PHP reads its .ini files only at start (PHP_INI_SCAN_DIR: the code's extension/*.ini; PHPRC), and the
+    loader its library path (LD_LIBRARY_PATH: the code's top and lib/ folders, for the extensions the agent
+    loads at start): a function with .ini files in extension/, shared libraries there, or a PHP* variable of
+    its own starts afresh (runtimes.md §13.1)."""
+    if any(k.startswith("PHP") for k in spec.env):
+        return False
+    if spec.code_dir is None:
+        return True
+    code = Path(spec.code_dir)
+    return not (any(code.glob("extension/*.ini"))
+                or any(p.name.endswith(".so") or ".so." in p.name for d in (code, code / "lib")
+                       for p in d.glob("*.so*")))
 
 
 def shown_service(spec: InstanceSpec) -> str:
