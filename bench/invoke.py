@@ -449,12 +449,13 @@ def settle_standby(http: requests.Session, server: Server, w: Workload, work: Pa
     pool serves; the runtime's very first call is a fresh start), and no start still running beside the
     next measurement."""
     from emulator.execution import catalog
+    from emulator.execution.environment import STANDBY_KINDS
     name = f"prime-{w.runtime.replace('.', '-')}"
     if not http.get(f"{server.url}/2016-08-15/services/s/functions/{name}").ok:
         create_function(http, server.url, name, w, work)
         RawCaller(server.port, emulator_path(name), EMULATOR_HEADERS)()
     status = standby_status(server)
-    if catalog.family(w.runtime) not in ("python", "nodejs") or not status.get("countPerRuntime", {}).get(
+    if catalog.family(w.runtime) not in STANDBY_KINDS or not status.get("countPerRuntime", {}).get(
             w.runtime, status.get("count", 0)):
         return  # no standby for this runtime (go1, java, ... or --standby 0)
     deadline = time.monotonic() + 5
