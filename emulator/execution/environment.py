@@ -88,6 +88,7 @@ STANDBY_FLAG = "FC_EMULATOR_STANDBY"  # tells the agent to wait for POST /assign
 STANDBY_KINDS = frozenset({
     "python",
     "nodejs",
+    "php",
 })
 # Read while the interpreter or the C library starts (module search paths, encodings, time zone,
 # allocator, loader, user site-packages under HOME), so only a fresh start honours them.

@@ -22,52 +22,34 @@ class Agent
         'FC_INSTANCE_ID');
     const SERVER_PATH = '/var/fc/runtime/php7.2';
 
+    /** @var Runtime|null null while a standby instance waits for its function */
     private $runtime;
     private $server;
     private $clients = array();
 
     public static function main()
     {
-        $codeDir = rtrim(getenv('FC_FUNC_CODE_PATH') ?: '/code', '/') ?: '/code';
-        $optDir = rtrim(getenv('FC_EMULATOR_OPT_DIR') ?: '/opt', '/') ?: '/opt';
         $host = getenv('FC_SERVER_HOST') ?: '0.0.0.0';
         $port = (int)(getenv('FC_SERVER_PORT') ?: 9000);
-        $shown = array();
-        foreach (array($codeDir => '/code', $optDir => '/opt', dirname(__DIR__) => '/var/fc/runtime') as $here => $fc) {
-            if ($here !== $fc) {
-                $shown[$here] = $fc;
-            }
-        }
-        self::environment($codeDir, $optDir);
-        self::$shownCwd = strtr((string)getcwd(), $shown);
-        $agent = new Agent(new Runtime($codeDir, $shown));
+        self::prepare();
+        $agent = new Agent();
+        if ((string)getenv('FC_EMULATOR_STANDBY') === '') {
+            $agent->configure();
+        }  // else a standby instance: its function comes with POST /assign (docs/runtime-protocol.md)
         $agent->listen($host, $port);
         Runtime::say('FunctionCompute ' . (getenv('FC_RUNTIME') ?: 'php7.2') . ' runtime inited.');
         $agent->loop();
     }
 
-    private static function environment($codeDir, $optDir)
+    /** What does not depend on the function: error handler, extensions, the agent's own autoloaders. */
+    private static function prepare()
     {
         set_error_handler(array(Runtime::class, 'onError'));
-        $mb = (int)getenv('FC_FUNCTION_MEMORY_SIZE');
-        if ($mb > 3072) {  // php.ini says 3072M; a bigger function gets its memory size (§13.1)
-            ini_set('memory_limit', $mb . 'M');
-        }
-        foreach (array_keys($_ENV) as $key) {
-            if (strpos($key, 'FC_') === 0 && !in_array($key, self::$safeEnv, true)) {
-                unset($_ENV[$key]);
-            }
-        }
-        putenv('FC_SERVER_PATH=' . self::SERVER_PATH);
-        $_ENV['FC_SERVER_PATH'] = $_SERVER['FC_SERVER_PATH'] = self::SERVER_PATH;
         foreach (array('json', 'ctype', 'bcmath', 'bz2', 'mbstring') as $ext) {  // as FC's agent dl()s them
             if (!extension_loaded($ext) && function_exists('dl') && is_file(ini_get('extension_dir') . "/$ext.so")) {
                 @dl("$ext.so");
             }
         }
-        set_include_path(get_include_path() . PATH_SEPARATOR . $optDir . '/php');  // layers' PHP libraries
-        @chdir($codeDir);
-        $GLOBALS['fcLogger'] = Runtime::$log = new Logger('fc');
         // PSR-7 interfaces and RingCentral\Psr7\Response: our copies load only when nothing else declares them
         // (a Composer autoloader, registered later with prepend, is asked first)
         spl_autoload_register(function ($class) {
@@ -89,9 +71,64 @@ class Agent
         }
     }
 
-    public function __construct(Runtime $runtime)
+    /**
+     * What depends on the function, read from the environment as it is now (at start, or once a standby has
+     * received its function): memory limit, $_ENV, include path, working folder, logger, shown paths.
+     */
+    private function configure()
     {
-        $this->runtime = $runtime;
+        $codeDir = rtrim(getenv('FC_FUNC_CODE_PATH') ?: '/code', '/') ?: '/code';
+        $optDir = rtrim(getenv('FC_EMULATOR_OPT_DIR') ?: '/opt', '/') ?: '/opt';
+        $shown = array();
+        foreach (array($codeDir => '/code', $optDir => '/opt', dirname(__DIR__) => '/var/fc/runtime') as $here => $fc) {
+            if ($here !== $fc) {
+                $shown[$here] = $fc;
+            }
+        }
+        $mb = (int)getenv('FC_FUNCTION_MEMORY_SIZE');
+        if ($mb > 3072) {  // php.ini says 3072M; a bigger function gets its memory size (§13.1)
+            ini_set('memory_limit', $mb . 'M');
+        }
+        foreach (array_keys($_ENV) as $key) {
+            if (strpos($key, 'FC_') === 0 && !in_array($key, self::$safeEnv, true)) {
+                unset($_ENV[$key]);
+            }
+        }
+        putenv('FC_SERVER_PATH=' . self::SERVER_PATH);
+        $_ENV['FC_SERVER_PATH'] = $_SERVER['FC_SERVER_PATH'] = self::SERVER_PATH;
+        set_include_path(get_include_path() . PATH_SEPARATOR . $optDir . '/php');  // layers' PHP libraries
+        @chdir($codeDir);
+        $GLOBALS['fcLogger'] = Runtime::$log = new Logger('fc');
+        self::$shownCwd = strtr((string)getcwd(), $shown);
+        $this->runtime = new Runtime($codeDir, $shown);
+    }
+
+    /**
+     * POST /assign to a standby instance: {"env": {...}}, the whole environment a fresh start of its function
+     * would have had. The process's own variables stay, FC_EMULATOR_STANDBY goes; getenv(), $_ENV and $_SERVER
+     * then show what a fresh start shows, and the function's set-up runs as it does at start. Afterwards
+     * /assign is an unknown path.
+     */
+    private function assign($body)
+    {
+        $data = json_decode($body, true);
+        if (!is_array($data) || !isset($data['env']) || !is_array($data['env'])) {
+            return array(400, json_encode(array('errorMessage' => 'POST /assign needs {"env": {...}}')), array());
+        }
+        putenv('FC_EMULATOR_STANDBY');
+        unset($_ENV['FC_EMULATOR_STANDBY'], $_SERVER['FC_EMULATOR_STANDBY']);
+        foreach ($data['env'] as $name => $value) {
+            $name = (string)$name;
+            if ($name !== '' && strpos($name, '=') === false) {
+                putenv($name . '=' . $value);
+                $_ENV[$name] = $_SERVER[$name] = (string)$value;
+            }
+        }
+        $now = microtime(true);  // a fresh start's $_SERVER has the time it started
+        $_SERVER['REQUEST_TIME_FLOAT'] = $now;
+        $_SERVER['REQUEST_TIME'] = (int)$now;
+        $this->configure();
+        return array(200, '{}', array('Content-Type: application/json'));
     }
 
     private function listen($host, $port)
@@ -180,7 +217,15 @@ class Agent
         $close = (isset($h['connection']) && strtolower($h['connection']) === 'close')
             || ($version === 'HTTP/1.0' && !(isset($h['connection']) && strtolower($h['connection']) === 'keep-alive'));
         $q = strpos($target, '?');
-        list($status, $out, $extra) = $this->runtime->serve($q === false ? $target : substr($target, 0, $q), $h, $body);
+        $path = $q === false ? $target : substr($target, 0, $q);
+        if ($this->runtime !== null) {
+            list($status, $out, $extra) = $this->runtime->serve($path, $h, $body);
+        } elseif ($method === 'POST' && $path === '/assign') {
+            list($status, $out, $extra) = $this->assign($body);
+        } else {
+            list($status, $out, $extra) = array(400, json_encode(array(
+                'errorMessage' => 'this standby instance has no function yet (POST /assign)')), array());
+        }
         $head = 'HTTP/1.1 ' . $status . ($status === 200 ? ' OK' : ($status === 404 ? ' Not Found' : ' Bad Request')) . "\r\n";
         $typed = false;
         foreach ($extra as $x) {
