@@ -89,6 +89,7 @@ STANDBY_KINDS = frozenset({
     "python",
     "nodejs",
     "php",
+    "java",
 })
 # Read while the interpreter or the C library starts (module search paths, encodings, time zone,
 # allocator, loader, user site-packages under HOME), so only a fresh start honours them.
@@ -104,7 +105,13 @@ def standby_fits(spec: InstanceSpec) -> bool:
     """Can a standby become this function's instance with exactly a fresh start's environment? Not when the
     function sets a variable the agent's first environment already has or that only counts at start."""
     return (not any(k in STANDBY_NAMES or k.startswith(_AT_START) for k in spec.env)
-            and (spec.kind != "php" or _php_standby_fits(spec)))
+            and (spec.kind != "php" or _php_standby_fits(spec))
+            and (spec.kind != "java" or not any(k.startswith(_JAVA_AT_START) for k in spec.env)))
+
+
+# Read by the java launcher and the JVM at start (options, as JVM flags; -Xmx comes from memorySize, in the
+# standby's command line): a Java function that sets one starts afresh.
+_JAVA_AT_START = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_")
 
 
 def _php_standby_fits(spec: InstanceSpec) -> bool:

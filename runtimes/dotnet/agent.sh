@@ -5,8 +5,11 @@
 dotnet="$1"
 here="${0%/*}"
 code="${FC_FUNC_CODE_PATH:-/code}"
-export LD_LIBRARY_PATH="$code:$code/lib:$code/runtimes/linux-x64/native${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export PATH="$code:$PATH"
+# A standby (FC_EMULATOR_STANDBY=1) has no code folder yet: its host puts it there at POST /assign (Standby.cs).
+if [ "$FC_EMULATOR_STANDBY" != 1 ]; then
+  export LD_LIBRARY_PATH="$code:$code/lib:$code/runtimes/linux-x64/native${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export PATH="$code:$PATH"
+fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 if [ -z "$CLR_ICU_VERSION_OVERRIDE" ] && [ -z "$DOTNET_SYSTEM_GLOBALIZATION_INVARIANT" ]; then
   icu=0

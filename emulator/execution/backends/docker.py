@@ -221,7 +221,9 @@ class DockerBackend(Backend):
         if spec.kind not in STANDBY_KINDS or not standby_fits(spec):
             return None
         argv = agent_command(spec, catalog.get(spec.runtime).interpreter, "/var/fc/runtime")
-        return (spec.runtime, self.image_for(spec), tuple(argv), spec.opt_dir is not None)
+        # .NET sizes its GC heap from the container's memory limit when it starts: a standby of the same limit
+        memory = spec.memory_mb if spec.kind == catalog.DOTNET else None
+        return (spec.runtime, self.image_for(spec), tuple(argv), spec.opt_dir is not None, memory)
 
     def assign(self, started: Started, spec: InstanceSpec) -> dict[str, str]:
         """Make a standby `spec`'s instance: its code (and layers) under the mounted folders, its memory limit

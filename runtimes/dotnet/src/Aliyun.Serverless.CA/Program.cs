@@ -15,21 +15,13 @@ namespace Aliyun.Serverless.CA
         public static int Main(string[] args)
         {
             string lib = Path.Combine(AppContext.BaseDirectory, "lib");
-            string code = Environment.GetEnvironmentVariable("FC_FUNC_CODE_PATH");
-            if (string.IsNullOrEmpty(code))
+            if (Environment.GetEnvironmentVariable(Standby.Flag) == "1")
             {
-                code = "/code";
+                return Standby.Run(lib);  // waits for its function (docs/runtime-protocol.md, POST /assign)
             }
-            var context = new FunctionLoadContext(code, lib, Environment.GetEnvironmentVariable("FC_FUNCTION_HANDLER"));
-            // Framework assemblies forward a few types to assemblies .NET Core 3.1 does not ship (Debian's
-            // .NET Framework build of Json.NET needs System.Security.Permissions): the function's copy, else ours.
-            AssemblyLoadContext.Default.Resolving += (ctx, name) =>
-            {
-                string path = context.Probe(name.Name);
-                return path == null ? null : AssemblyLoadContext.Default.LoadFromAssemblyPath(path);
-            };
-            Assembly agent = context.LoadFromAssemblyPath(Path.Combine(lib, "Aliyun.Serverless.Runtime.dll"));
-            MethodInfo run = agent.GetType("Aliyun.Serverless.Runtime.Agent", true).GetMethod("Run");
+            FunctionLoadContext context;
+            string code;
+            MethodInfo run = LoadAgent(lib, out context, out code).GetMethod("Run");
             try
             {
                 return (int)run.Invoke(null, new object[] { context, code });
@@ -39,6 +31,27 @@ namespace Aliyun.Serverless.CA
                 Console.Error.WriteLine(e.InnerException);
                 return 1;
             }
+        }
+
+        /// <summary>The function's load context (code folder, handler's assembly and its .deps.json, as the
+        /// environment names them now) and the agent's type inside it.</summary>
+        internal static Type LoadAgent(string lib, out FunctionLoadContext context, out string code)
+        {
+            code = Environment.GetEnvironmentVariable("FC_FUNC_CODE_PATH");
+            if (string.IsNullOrEmpty(code))
+            {
+                code = "/code";
+            }
+            var ctx = context = new FunctionLoadContext(code, lib, Environment.GetEnvironmentVariable("FC_FUNCTION_HANDLER"));
+            // Framework assemblies forward a few types to assemblies .NET Core 3.1 does not ship (Debian's
+            // .NET Framework build of Json.NET needs System.Security.Permissions): the function's copy, else ours.
+            AssemblyLoadContext.Default.Resolving += (_, name) =>
+            {
+                string path = ctx.Probe(name.Name);
+                return path == null ? null : AssemblyLoadContext.Default.LoadFromAssemblyPath(path);
+            };
+            Assembly agent = context.LoadFromAssemblyPath(Path.Combine(lib, "Aliyun.Serverless.Runtime.dll"));
+            return agent.GetType("Aliyun.Serverless.Runtime.Agent", true);
         }
     }
 

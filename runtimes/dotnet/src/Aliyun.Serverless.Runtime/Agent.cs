@@ -39,6 +39,15 @@ namespace Aliyun.Serverless.Runtime
             return 0;
         }
 
+        /// <summary>A standby host's function has come (POST /assign): the same set-up as Run, minus the
+        /// listener and the banner the standby already has; returns what serves each of its connections.</summary>
+        public static Action<System.Net.Sockets.Socket> Adopt(AssemblyLoadContext context, string code)
+        {
+            CodeDir = code.TrimEnd('/');
+            runtime = Env("FC_RUNTIME", "dotnetcore3.1");
+            return new Server(Dispatch).Connection;
+        }
+
         private static string Env(string name, string fallback)
         {
             string v = Environment.GetEnvironmentVariable(name);

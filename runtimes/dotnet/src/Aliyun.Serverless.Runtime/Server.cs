@@ -56,6 +56,13 @@ namespace Aliyun.Serverless.Runtime
             this.handler = handler;
         }
 
+        /// <summary>A server without a listener of its own: a standby host (Aliyun.Serverless.CA's Standby)
+        /// accepts the connections and hands each one to <see cref="Connection"/>.</summary>
+        public Server(Func<Request, Reply> handler)
+        {
+            this.handler = handler;
+        }
+
         public void Start()
         {
             listener.Start(128);
@@ -72,7 +79,7 @@ namespace Aliyun.Serverless.Runtime
             }
         }
 
-        private void Connection(Socket s)
+        internal void Connection(Socket s)
         {
             try
             {

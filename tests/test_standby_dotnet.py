@@ -1,0 +1,253 @@
+"""Standby instances of the .NET runtimes (issue 13) on both backends: a pre-started `dotnet` host that becomes a
+function's instance at POST /assign must be indistinguishable from a fresh start (environment as
+Environment.GetEnvironmentVariable and the C library's getenv show it, a child process's, working folder, the
+function's load context: its assembly, .deps.json, its own Aliyun.Serverless.Core; the GC's memory limit, first
+log), must never carry one function's configuration into another's, and must be reclaimed at shutdown. A
+function that sets a variable .NET reads only at start (DOTNET_*, COMPlus_*, ...) or ships shared libraries
+starts afresh."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from emulator.execution import dotnet_agent
+from emulator.execution.artifacts import RUNTIMES_SRC
+from tests.helpers import Server, deploy, fc_client, new_account
+from tests.test_dotnet import ASM, _deps_json
+from tests.test_standby import left_standbys, probe, same_instance_view, standbys_ready, wait_for
+
+PROBE = r'''
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Runtime.Loader;
+using System.Text;
+using System.Threading;
+using Aliyun.Serverless.Core;
+using Microsoft.Extensions.Logging;
+using Newtonsoft.Json;
+
+namespace Example
+{
+    public class Probe
+    {
+        [DllImport("libc.so.6")] private static extern IntPtr getenv(string name);
+        [DllImport("libc.so.6")] private static extern uint getuid();
+        [DllImport("libc.so.6")] private static extern uint getgid();
+
+        private static string Native(string name)
+        {
+            IntPtr p = getenv(name);
+            return p == IntPtr.Zero ? null : Marshal.PtrToStringUTF8(p);
+        }
+
+        private static string Cgroup()
+        {
+            foreach (string p in new[] { "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes" })
+            {
+                if (File.Exists(p)) return File.ReadAllText(p).Trim();
+            }
+            return null;
+        }
+
+        public Stream Handler(Stream input, IFcContext context)
+        {
+            string s = new StreamReader(input).ReadToEnd();
+            if (s == "hold")
+            {
+                Thread.Sleep(2000);
+                return new MemoryStream(Encoding.UTF8.GetBytes("held"));
+            }
+            context.Logger.LogInformation("probe of {0}", context.FunctionParam.FunctionName);
+            Console.WriteLine("raw stdout");
+            var env = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            foreach (DictionaryEntry e in Environment.GetEnvironmentVariables())
+            {
+                env[(string)e.Key] = (string)e.Value;
+            }
+            var native = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            foreach (string name in env.Keys)
+            {
+                native[name] = Native(name);
+            }
+            var child = Process.Start(new ProcessStartInfo("/bin/sh", "-c env") { RedirectStandardOutput = true,
+                                                                                   UseShellExecute = false });
+            var childEnv = child.StandardOutput.ReadToEnd().Split('\n').Where(l => l.Length > 0).OrderBy(l => l, StringComparer.Ordinal).ToList();
+            child.WaitForExit();
+            AssemblyLoadContext alc = AssemblyLoadContext.GetLoadContext(typeof(Probe).Assembly);
+            var result = new Dictionary<string, object>
+            {
+                { "env", env },
+                { "native", native },
+                { "child", childEnv },
+                { "cwd", Environment.CurrentDirectory },
+                { "files", Directory.GetFiles(".").Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal).ToList() },
+                { "args", Environment.GetCommandLineArgs() },
+                { "base", AppContext.BaseDirectory },
+                { "context", alc.GetType().FullName },
+                { "loaded", alc.Assemblies.Select(a => a.GetName().Name + " " + a.Location).OrderBy(n => n, StringComparer.Ordinal).ToList() },
+                { "core", typeof(IFcContext).Assembly.Location },
+                { "json", typeof(JsonConvert).Assembly.Location },
+                { "ids", new[] { getuid(), getgid() } },
+                { "gc", GC.GetGCMemoryInfo().TotalAvailableMemoryBytes },
+                { "cgroup", Cgroup() },
+                { "memory", context.FunctionParam.MemoryLimitInMB },
+                { "temp", Path.GetTempPath() },
+            };
+            return new MemoryStream(Encoding.UTF8.GetBytes(JsonConvert.SerializeObject(result)));
+        }
+    }
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> dict[str, bytes]:
+    """The probe's publish folder (as `dotnet publish` lays it out: assembly, .deps.json, FC's packages)."""
+    mcs, framework = dotnet_agent.mcs(), dotnet_agent.framework_dir()
+    assert mcs and framework, "mcs and the .NET Core 3.1 runtime are needed (scripts/test installs both)"
+    agent = dotnet_agent.compiled(RUNTIMES_SRC)
+    newtonsoft = dotnet_agent.json_net()
+    assert agent and newtonsoft, "the .NET agent and Debian's Json.NET (libnewtonsoft-json5.0-cil) are needed"
+    lib = agent / "bin" / "lib"
+    d = tmp_path_factory.mktemp("dotnet-probe")
+    (d / "Probe.cs").write_text(PROBE)
+    out = d / "publish"
+    out.mkdir()
+    refs = [lib / "Aliyun.Serverless.Core.dll", lib / "Microsoft.Extensions.Logging.Abstractions.dll", newtonsoft]
+    run = subprocess.run([mcs, "-nostdlib", "-noconfig", "-target:library", f"-out:{out / (ASM + '.dll')}",
+                          *dotnet_agent.references(framework), *(f"-r:{r}" for r in refs), str(d / "Probe.cs")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for r in refs:
+        shutil.copyfile(r, out / r.name)
+    (out / f"{ASM}.deps.json").write_text(_deps_json())
+    (out / f"{ASM}.runtimeconfig.json").write_text(json.dumps(
+        {"runtimeOptions": {"tfm": "netcoreapp3.1", "framework": {"name": "Microsoft.NETCore.App", "version": "3.1.0"}}}))
+    return {p.name: p.read_bytes() for p in out.iterdir()}
+
+
+def deploy_probe(client, tmp_path: Path, files: dict, name: str = "fn", **kwargs) -> str:
+    kwargs.setdefault("runtime", "dotnetcore3.1")
+    return deploy(client, tmp_path, files, name=name, handler=f"{ASM}::Example.Probe::Handler", **kwargs)
+
+
+def view(seen: dict, instance: str) -> dict:
+    """What the function saw, without what differs between any two instances (id, port, container name)."""
+    shown = same_instance_view(seen, instance)
+    for section in ("native",):
+        for name in ("FC_SERVER_PORT", "FC_CUSTOM_LISTEN_PORT", "HOSTNAME"):
+            if name in shown[section]:
+                shown[section][name] = "<per instance>"
+    shown["child"] = [line for line in shown["child"]
+                      if not line.startswith(("FC_SERVER_PORT=", "FC_CUSTOM_LISTEN_PORT=", "HOSTNAME="))]
+    return shown
+
+
+def timeless(log: list[str]) -> list[str]:
+    return [re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", "<time>", line) for line in log]
+
+
+def taken_over(srv: Server, instance: str, name: str = "fn") -> bool:
+    return f"instance {instance} of svc/{name} taken over from the standby pool" in srv.log()
+
+
+@pytest.mark.parametrize("runtime", ["dotnetcore3.1", "dotnetcore2.1"])
+def test_a_standby_is_a_fresh_start(backend, runtime, published, tmp_path):
+    """The same function on a fresh instance and on one taken from the standby pool sees the same."""
+    srv = Server(tmp_path / "fc", "--executor", backend, "--standby", "1").start()
+    try:
+        client = fc_client(srv, new_account())
+        deploy_probe(client, tmp_path, published, runtime=runtime, memorySize=256,
+                     environmentVariables={"MINE": "1", "GREETING": "héllo wörld"})
+        fresh_id, fresh, fresh_log = probe(client, "fn")  # the runtime's first use: a fresh start
+        assert not taken_over(srv, fresh_id)
+        assert wait_for(lambda: standbys_ready(srv) == 1, 60), "no standby instance was started"
+        hold = threading.Thread(target=client.invoke_function, args=("svc", "fn"), kwargs={"payload": b"hold"})
+        hold.start()  # keeps the fresh instance busy, so the next call needs a second instance
+        time.sleep(0.5)
+        standby_id, taken, taken_log = probe(client, "fn")
+        hold.join()
+        assert standby_id != fresh_id and taken_over(srv, standby_id)
+        taken_view, fresh_view = view(taken, standby_id), view(fresh, fresh_id)
+        assert taken_view["env"] == fresh_view["env"]
+        assert taken_view["native"] == fresh_view["native"] == taken_view["env"]
+        assert taken_view["child"] == fresh_view["child"]
+        assert taken_view == fresh_view
+        assert timeless(taken_log) == timeless(fresh_log)
+        assert "FC_EMULATOR_STANDBY" not in taken["env"] and not any("FC_EMULATOR_STANDBY" in line for line in taken["child"])
+        assert taken["env"]["GREETING"] == "héllo wörld" and taken["native"]["GREETING"] == "héllo wörld"
+        code = taken["env"]["FC_FUNC_CODE_PATH"]
+        assert taken["cwd"] == code and taken["env"]["PATH"].startswith(code + ":")
+        assert taken["env"]["LD_LIBRARY_PATH"].startswith(f"{code}:{code}/lib:{code}/runtimes/linux-x64/native")
+        assert taken["core"] == f"{code}/Aliyun.Serverless.Core.dll"  # the function's own copy, as at a fresh start
+        assert taken["json"] == f"{code}/Newtonsoft.Json.dll"
+        assert taken["files"] == sorted(published)
+        if backend == "docker":
+            assert taken["cgroup"] == str(256 * 1024 * 1024)
+    finally:
+        srv.stop()
+
+
+def test_functions_never_see_each_others_configuration(backend, published, tmp_path):
+    """Functions taking standbys one after another each get their own code, environment and memory; one whose
+    memory differs on Docker (.NET sizes its GC heap from the container's limit at start), sets a DOTNET_
+    variable or ships a shared library starts afresh."""
+    srv = Server(tmp_path / "fc", "--executor", backend, "--standby", "1").start()
+    try:
+        client = fc_client(srv, new_account())
+        configs = {  # name: (variables, memory, extra files, takes a standby)
+            "a": ({"A_ONLY": "a"}, 128, {}, False),  # the runtime's first use: afresh
+            "b": ({"B_ONLY": "b"}, 128, {}, True),
+            "c": ({}, 512, {}, backend == "process"),
+            "d": ({"DOTNET_gcServer": "0"}, 128, {}, False),
+            "e": ({}, 128, {"lib/libnothing.so": b"\x7fELF"}, False),
+            "f": ({"F_ONLY": "f"}, 128, {"f.txt": b"f"}, True),
+        }
+        for name, (env, memory, extra, takes) in configs.items():
+            deploy_probe(client, tmp_path, {**published, **extra}, name=name, memorySize=memory,
+                         environmentVariables=env)
+        for i, (name, (env, memory, extra, takes)) in enumerate(configs.items()):
+            if i:
+                # a standby of this function's kind: on Docker one of 512 MB appears only after c asked for it
+                wait_for(lambda: standbys_ready(srv) >= 1, 30)
+                time.sleep(0.3)
+            instance, seen, log = probe(client, name)
+            assert taken_over(srv, instance, name) == takes, name
+            assert set(seen["files"]) == set(published) | {n for n in extra if "/" not in n}
+            assert seen["env"]["FC_FUNCTION_NAME"] == name and seen["memory"] == memory
+            assert seen["env"]["FC_FUNCTION_MEMORY_SIZE"] == str(memory)
+            others = {k for n, (e, *_rest) in configs.items() if n != name for k in e}
+            assert env.items() <= seen["env"].items() and not others & set(seen["env"])
+            assert env.items() <= seen["native"].items()
+            assert any(f"probe of {name}" in line for line in log)
+            if backend == "docker":
+                assert seen["cgroup"] == str(memory * 1024 * 1024)
+                assert seen["gc"] <= memory * 1024 * 1024
+    finally:
+        srv.stop()
+
+
+def test_standbys_are_reclaimed_at_shutdown(backend, published, tmp_path):
+    data = tmp_path / "fc"
+    srv = Server(data, "--executor", backend, "--standby", "1").start()
+    try:
+        client = fc_client(srv, new_account())
+        deploy_probe(client, tmp_path, published)
+        probe(client, "fn")
+        assert wait_for(lambda: standbys_ready(srv) == 1, 60)
+        assert len(left_standbys(backend, data)) == 1
+    finally:
+        srv.stop()
+    assert wait_for(lambda: not left_standbys(backend, data), 10), "a standby outlived the emulator"
