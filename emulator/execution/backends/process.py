@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from emulator.execution.backends import isolation
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
 from emulator.execution.backends.process_exec import ProcessExec
+from emulator.execution.artifacts import link_tree
 from emulator.execution.environment import STANDBY_KINDS, instance_env, standby_env, standby_fits
 from emulator.execution.launch import agent_command
 from emulator.execution.logs import InstanceLog
@@ -113,6 +114,9 @@ class ProcessBackend(Backend):
         cwd = spec.code_dir
         if standby:
             env, limit, cwd = standby_env(env), None, tmp
+            if spec.kind == "java":  # a JVM cannot change folders: it starts in the one `assign` fills with the code
+                cwd = workdir / "code"
+                cwd.mkdir()
 
         cgroup = self.cgroups.create(instance_id)
         emulator_pid = os.getpid()
@@ -175,6 +179,9 @@ class ProcessBackend(Backend):
             except OSError:
                 raise StartFailed("the instance exited before it was ready to serve") from None
         started.extra["shown"][0:0] = _function_paths(spec)
+        if spec.kind == "java":  # its working folder gets the code as hard links (the agent names the code folder)
+            link_tree(spec.code_dir, started.extra["workdir"] / "code")
+            started.extra["shown"][0:0] = [(str(started.extra["workdir"] / "code"), "/code")]
         (started.extra["workdir"] / "standby").unlink(missing_ok=True)
         started.extra["env"] = env  # InstanceExec: /proc/<pid>/environ still shows the standby's first one
         return env

@@ -27,17 +27,24 @@ public final class Agent {
     static final String AGENT_PACKAGE = "aliyun.serverless.runtime.";
     static final PrintStream OUT = System.out;
 
-    private final ClassLoader loader;
+    static final String STANDBY_FLAG = "FC_EMULATOR_STANDBY";
+
+    // null in a standby instance until POST /assign gives it its function (docs/runtime-protocol.md)
+    private volatile ClassLoader loader;
     private final Map<String, Object> objects = new ConcurrentHashMap<String, Object>();
 
     Agent(ClassLoader loader) {
         this.loader = loader;
     }
 
+    /** What depends on the function, at start or at assignment: its class path (code folder, jars, layers). */
+    static ClassLoader configure() throws Exception {
+        return FunctionLoader.create(env("FC_FUNC_CODE_PATH", "/code"), env("FC_EMULATOR_OPT_DIR", "/opt"));
+    }
+
     public static void main(String[] args) throws Exception {
-        String code = env("FC_FUNC_CODE_PATH", "/code");
-        String opt = env("FC_EMULATOR_OPT_DIR", "/opt");
-        Agent agent = new Agent(FunctionLoader.create(code, opt));
+        boolean standby = System.getenv(STANDBY_FLAG) != null && !System.getenv(STANDBY_FLAG).isEmpty();
+        Agent agent = new Agent(standby ? null : configure());
         String host = env("FC_SERVER_HOST", "0.0.0.0");
         int port = Integer.parseInt(env("FC_SERVER_PORT", "9000"));
         new AgentServer(host, port, agent::serve).start();
@@ -57,7 +64,19 @@ public final class Agent {
         }
     }
 
-    private AgentServer.Reply serve(String method, String path, Map<String, String> h, byte[] body) {
+    private AgentServer.Reply serve(String method, String path, Map<String, String> h, byte[] body)
+            throws Exception {
+        if (loader == null) {  // a standby: /assign is the only call it answers
+            synchronized (this) {
+                if (loader == null) {
+                    if ("/assign".equals(path) && "POST".equals(method)) {
+                        return assign(body);
+                    }
+                    return new AgentServer.Reply(400, "application/json",
+                            Json.object("errorMessage", "this standby instance has no function yet").getBytes(UTF8));
+                }
+            }
+        }
         String control = h.get("x-fc-control-path");
         boolean init = "/initialize".equals(path) || "/initialize".equals(control);
         boolean invoke = "/invoke".equals(path) || "/invoke".equals(control);
@@ -66,6 +85,29 @@ public final class Agent {
                     Json.object("errorMessage", "unknown path '" + path + "'").getBytes(UTF8));
         }
         return dispatch(h, body, init);
+    }
+
+    /**
+     * A standby receives its function: the environment a fresh start would have had (the process's own
+     * variables stay, the flag goes), the working folder a fresh start would have had, then the same set-up
+     * as at start (the function's class loader).
+     */
+    @SuppressWarnings("unchecked")
+    private AgentServer.Reply assign(byte[] body) throws Exception {
+        Object doc = new Pojo.JsonReader(new String(body, UTF8)).document();
+        Object env = doc instanceof Map ? ((Map<String, Object>) doc).get("env") : null;
+        if (!(env instanceof Map)) {
+            return new AgentServer.Reply(400, "application/json",
+                    Json.object("errorMessage", "expected {\"env\": {...}}").getBytes(UTF8));
+        }
+        Map<String, String> vars = new java.util.LinkedHashMap<String, String>();
+        for (Map.Entry<String, Object> e : ((Map<String, Object>) env).entrySet()) {
+            vars.put(e.getKey(), String.valueOf(e.getValue()));
+        }
+        Standby.environment(vars, STANDBY_FLAG);
+        Standby.workingFolder(env("FC_FUNC_CODE_PATH", "/code"));
+        loader = configure();
+        return new AgentServer.Reply(200, "application/json", "{}".getBytes(UTF8));
     }
 
     private AgentServer.Reply dispatch(Map<String, String> h, byte[] body, boolean init) {
