@@ -88,6 +88,7 @@ STANDBY_FLAG = "FC_EMULATOR_STANDBY"  # tells the agent to wait for POST /assign
 STANDBY_KINDS = frozenset({
     "python",
     "nodejs",
+    "dotnet",
     "php",
     "java",
 })
@@ -106,12 +107,32 @@ def standby_fits(spec: InstanceSpec) -> bool:
     function sets a variable the agent's first environment already has or that only counts at start."""
     return (not any(k in STANDBY_NAMES or k.startswith(_AT_START) for k in spec.env)
             and (spec.kind != "php" or _php_standby_fits(spec))
+            and (spec.kind != "dotnet" or _dotnet_standby_fits(spec))
             and (spec.kind != "java" or not any(k.startswith(_JAVA_AT_START) for k in spec.env)))
 
 
 # Read by the java launcher and the JVM at start (options, as JVM flags; -Xmx comes from memorySize, in the
 # standby's command line): a Java function that sets one starts afresh.
 _JAVA_AT_START = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_")
+
+
+# Read by the .NET host (hostfxr, hostpolicy) and the runtime (GC, JIT, ICU) only at start: a .NET function that
+# sets one starts afresh (compared without case: the runtime reads COMPlus_ settings so).
+_DOTNET_AT_START = ("DOTNET_", "COMPLUS_", "CORECLR_", "COREHOST_", "CLR_")
+
+
+def _dotnet_standby_fits(spec: InstanceSpec) -> bool:
+    """.NET's host reads its DOTNET_*/COMPlus_* settings only at start, and the loader its library path
+    (LD_LIBRARY_PATH: the code's top, lib/ and runtimes/linux-x64/native folders, searched at start, each found
+    missing then never searched again): a function with shared libraries there, or such a variable of its own,
+    starts afresh (runtimes.md §14.1)."""
+    if any(k.upper().startswith(_DOTNET_AT_START) for k in spec.env):
+        return False
+    if spec.code_dir is None:
+        return True
+    code = Path(spec.code_dir)
+    return not any(p.name.endswith(".so") or ".so." in p.name
+                   for d in (code, code / "lib", code / "runtimes" / "linux-x64" / "native") for p in d.glob("*.so*"))
 
 
 def _php_standby_fits(spec: InstanceSpec) -> bool:
