@@ -13,8 +13,9 @@ import threading
 import time
 
 import pytest
+import requests
 
-from tests.helpers import Server, deploy, fc_client, new_account
+from tests.helpers import Server, deploy, fc_client, new_account, zip_b64
 from tests.test_standby import left_standbys, standbys_ready, wait_for
 
 RUNTIME = "php7.2"
@@ -129,6 +130,34 @@ def test_a_php_standby_is_a_fresh_start(backend, memory, tmp_path):
         assert taken["include_path"].endswith(":/opt/php") and taken["level"] == 200 and taken["time_ok"]
         if backend == "docker":
             assert taken["cgroup"] == str(memory * 1024 * 1024)
+    finally:
+        srv.stop()
+
+
+def test_a_php_standby_with_layers_is_a_fresh_start(backend, tmp_path):
+    """A layer's php/ folder is on the include path (runtimes.md §13.1): a function with a layer sees its
+    libraries, and the same include path, included files and view, on a standby as on a fresh instance."""
+    srv = Server(tmp_path / "fc", "--executor", backend, "--standby", "1").start()
+    try:
+        client = fc_client(srv, new_account())
+        headers = {"X-Fc-Account-Id": client.account_id}
+        layer = requests.post(srv.url + "/2016-08-15/layers/greet/versions", headers=headers, json={
+            "code": {"zipFile": zip_b64({"php/greet.php": "<?php\nfunction greet() { return 'from a layer'; }\n"})},
+            "compatibleRuntime": [RUNTIME]})
+        assert layer.status_code == 200, layer.text
+        uses_layer = "<?php\nrequire_once 'greet.php';\nrequire __DIR__ . '/index.php';\n"
+        deploy(client, tmp_path, {"index.php": PHP_PROBE, "layered.php": uses_layer}, runtime=RUNTIME,
+               handler="layered.handler")
+        # aliyun-fc2 has no `layers` parameter: set it with UpdateFunction over plain HTTP
+        r = requests.put(srv.url + "/2016-08-15/services/svc/functions/fn", headers=headers,
+                         json={"layers": [layer.json()["arn"]]})
+        assert r.status_code == 200, r.text
+        (fresh_id, fresh, fresh_log), (taken_id, taken, taken_log) = fresh_and_taken(srv, client, "fn")
+        assert f"instance {taken_id} of svc/fn taken over from the standby pool" in srv.log()
+        assert same_view(taken, taken_id) == same_view(fresh, fresh_id)
+        assert taken_log == fresh_log
+        assert any(f.endswith("/php/greet.php") for f in taken["included"])
+        assert taken["include_path"].endswith(":" + taken["env"]["FC_EMULATOR_OPT_DIR"] + "/php")
     finally:
         srv.stop()
 
