@@ -94,8 +94,9 @@ class RemoteDockerBackend(DockerBackend):
 
     # ---- what an instance mounts: named volumes, filled once
 
-    def _container_args(self, spec: InstanceSpec, instance_id: str, standby: bool = False) -> dict:
-        args = super()._container_args(spec, instance_id, standby)
+    def _container_args(self, spec: InstanceSpec, instance_id: str, standby: bool = False,
+                        pipe: bool = False) -> dict:
+        args = super()._container_args(spec, instance_id, standby, pipe)
         args.pop("volumes", None)
         if spec.kind != "container":
             args["mounts"] = self._volume_mounts(spec, instance_id, args["image"])
