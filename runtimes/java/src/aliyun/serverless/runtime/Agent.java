@@ -49,6 +49,11 @@ public final class Agent {
         int port = Integer.parseInt(env("FC_SERVER_PORT", "9000"));
         new AgentServer(host, port, agent::serve).start();
         say("FunctionCompute " + env("FC_RUNTIME", "java8") + " runtime inited.");
+        if (standby) {
+            Thread prepare = new Thread(Standby::prepare, "fc-standby");
+            prepare.setDaemon(true);
+            prepare.start();
+        }
     }
 
     static String env(String name, String dflt) {

@@ -31,6 +31,18 @@ final class Standby {
     private Standby() {
     }
 
+    /** What the assignment needs that does not depend on the function, done while the standby waits. */
+    static void prepare() {
+        try {
+            NativeEnvironment.prepare();
+            FileSystems.getDefault();
+            new Pojo.JsonReader("{\"env\": {\"A\": \"b\"}}").document();
+            Class.forName(Agent.class.getName() + "$FunctionLoader");
+        } catch (Throwable e) {
+            // the assignment tries again and fails with it: the emulator starts the function afresh
+        }
+    }
+
     /**
      * The environment of a fresh start: the process's own variables, minus the flag, plus the given ones, in
      * the C library's environment (what the processes the function starts inherit, and native getenv) and in
@@ -127,35 +139,61 @@ final class Standby {
     }
 
     /**
-     * The C library's `environ`: a JVM started with no command to change it (the processes it starts without
-     * an environment of their own inherit it). Its address is that of the symbol `environ` / `__environ` in
-     * the executable (a copy relocation) or in libc, read from their ELF symbol tables as mapped in
-     * /proc/self/maps; the new array is written to every such address whose array is the process's
-     * environment, and only then: otherwise nothing changes and the assignment fails (the emulator starts
-     * the function afresh).
+     * The C library's `environ`: a JVM has no call to change it, and the processes it starts without an
+     * environment of their own inherit it. It is the symbol `environ` / `__environ` of the executable (a copy
+     * relocation) or of libc, found in their ELF symbol tables and /proc/self/maps; only the addresses whose
+     * array is the one the process started with (its strings lie between env_start and env_end of
+     * /proc/self/stat, as many as /proc/self/environ has) get the new array; none: the assignment fails and
+     * the emulator starts the function afresh. Found while the standby waits (`prepare`), written at /assign.
      */
     static final class NativeEnvironment {
-        private static final Set<String> NAMES = new LinkedHashSet<String>(Arrays.asList("environ", "__environ",
-                "_environ"));
+        private static final byte[][] NAMES = {"environ".getBytes(), "__environ".getBytes(), "_environ".getBytes()};
+        private static List<Long> found;
+        private static List<byte[]> first;  // the environment the process started with, in its order
 
-        static void replace(Map<String, String> env, String flag) throws Exception {
-            if ((Integer) unsafe("addressSize").invoke(UNSAFE) != 8) {
+        static synchronized void prepare() throws Exception {
+            if (found != null) {
+                return;
+            }
+            if ((Integer) UNSAFE_CLASS.getMethod("addressSize").invoke(UNSAFE) != 8) {
                 throw new IllegalStateException("the standby's environment: not a 64-bit JVM");
             }
-            Charset cs = Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
-            List<byte[]> now = split(Files.readAllBytes(Paths.get("/proc/self/environ")));  // the start's
-            List<Long> found = new ArrayList<Long>();
+            first = split(Files.readAllBytes(Paths.get("/proc/self/environ")));
+            String stat = new String(Files.readAllBytes(Paths.get("/proc/self/stat")), "ISO-8859-1");
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
+            long envStart = Long.parseLong(f[47]);  // fields 50 and 51 (man 5 proc), counted after the name
+            long envEnd = Long.parseLong(f[48]);
+            List<Long> out = new ArrayList<Long>();
             for (long at : addresses()) {
-                long array = address(at);
-                if (array != 0 && same(entries(array), now) && !found.contains(at)) {
-                    found.add(at);
+                long array = getAddress(at);
+                if (array != 0 && isFirst(array, envStart, envEnd) && !out.contains(at)) {
+                    out.add(at);
                 }
             }
-            if (found.isEmpty()) {
+            if (out.isEmpty()) {
                 throw new IllegalStateException("the standby's environment: the C library's environ was not found");
             }
+            found = out;
+        }
+
+        /** Does the char** at `array` hold the process's first environment, string after string? */
+        private static boolean isFirst(long array, long envStart, long envEnd) throws Exception {
+            long expect = envStart;
+            for (int i = 0; i < first.size(); i++) {
+                long str = getAddress(array + 8L * i);
+                if (str != expect || str >= envEnd) {
+                    return false;
+                }
+                expect += first.get(i).length + 1;
+            }
+            return getAddress(array + 8L * first.size()) == 0;
+        }
+
+        static void replace(Map<String, String> env, String flag) throws Exception {
+            prepare();
+            Charset cs = Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
             List<byte[]> next = new ArrayList<byte[]>();
-            for (byte[] e : now) {
+            for (byte[] e : first) {  // the process's own, in their order, then the function's
                 String name = new String(e, 0, Math.max(0, indexOf(e, (byte) '=')), cs);
                 if (!name.equals(flag) && !env.containsKey(name)) {
                     next.add(e);
@@ -164,58 +202,33 @@ final class Standby {
             for (Map.Entry<String, String> e : env.entrySet()) {
                 next.add((e.getKey() + "=" + e.getValue()).getBytes(cs));
             }
-            long array = (Long) unsafe("allocateMemory", long.class).invoke(UNSAFE, 8L * (next.size() + 1));
+            ByteArrayOutputStream strings = new ByteArrayOutputStream();
+            for (byte[] e : next) {
+                strings.write(e, 0, e.length);
+                strings.write(0);
+            }
+            byte[] block = strings.toByteArray();
+            Method allocate = UNSAFE_CLASS.getMethod("allocateMemory", long.class);
+            long base = (Long) allocate.invoke(UNSAFE, (long) block.length);
+            long arrayBase = (Integer) UNSAFE_CLASS.getMethod("arrayBaseOffset", Class.class).invoke(UNSAFE,
+                    byte[].class);
+            UNSAFE_CLASS.getMethod("copyMemory", Object.class, long.class, Object.class, long.class, long.class)
+                    .invoke(UNSAFE, block, arrayBase, null, base, (long) block.length);
+            long array = (Long) allocate.invoke(UNSAFE, 8L * (next.size() + 1));
+            Method put = UNSAFE_CLASS.getMethod("putAddress", long.class, long.class);
+            long str = base;
             for (int i = 0; i < next.size(); i++) {
-                byte[] e = next.get(i);
-                long str = (Long) unsafe("allocateMemory", long.class).invoke(UNSAFE, (long) e.length + 1);
-                for (int j = 0; j < e.length; j++) {
-                    unsafe("putByte", long.class, byte.class).invoke(UNSAFE, str + j, e[j]);
-                }
-                unsafe("putByte", long.class, byte.class).invoke(UNSAFE, str + e.length, (byte) 0);
-                unsafe("putAddress", long.class, long.class).invoke(UNSAFE, array + 8L * i, str);
+                put.invoke(UNSAFE, array + 8L * i, str);
+                str += next.get(i).length + 1;
             }
-            unsafe("putAddress", long.class, long.class).invoke(UNSAFE, array + 8L * next.size(), 0L);
+            put.invoke(UNSAFE, array + 8L * next.size(), 0L);
             for (long at : found) {  // never freed: another thread may still read the old array
-                unsafe("putAddress", long.class, long.class).invoke(UNSAFE, at, array);
+                put.invoke(UNSAFE, at, array);
             }
         }
 
-        private static boolean same(List<byte[]> a, List<byte[]> b) {
-            if (a == null || a.size() != b.size()) {
-                return false;
-            }
-            for (int i = 0; i < a.size(); i++) {
-                if (!Arrays.equals(a.get(i), b.get(i))) {
-                    return false;
-                }
-            }
-            return true;
-        }
-
-        private static long address(long at) throws Exception {
-            return (Long) unsafe("getAddress", long.class).invoke(UNSAFE, at);
-        }
-
-        /** The strings of a char** array (null when it does not look like one). */
-        private static List<byte[]> entries(long array) throws Exception {
-            List<byte[]> out = new ArrayList<byte[]>();
-            Method getByte = unsafe("getByte", long.class);
-            for (int i = 0; i < 100000; i++) {
-                long str = address(array + 8L * i);
-                if (str == 0) {
-                    return out;
-                }
-                ByteArrayOutputStream b = new ByteArrayOutputStream();
-                for (long p = str; ; p++) {
-                    byte c = (Byte) getByte.invoke(UNSAFE, p);
-                    if (c == 0) {
-                        break;
-                    }
-                    b.write(c);
-                }
-                out.add(b.toByteArray());
-            }
-            return null;
+        private static long getAddress(long at) throws Exception {
+            return (Long) UNSAFE_CLASS.getMethod("getAddress", long.class).invoke(UNSAFE, at);
         }
 
         private static List<byte[]> split(byte[] block) {
@@ -260,60 +273,62 @@ final class Standby {
             return out;
         }
 
+        private static java.nio.ByteBuffer read(RandomAccessFile f, long at, long size) throws IOException {
+            byte[] b = new byte[(int) size];
+            f.seek(at);
+            f.readFully(b);
+            return java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        }
+
         /** The addresses of the defined symbols in NAMES of the ELF file `path` mapped (offset 0) at `start`. */
         private static List<Long> symbols(String path, long start) throws IOException {
             List<Long> out = new ArrayList<Long>();
             try (RandomAccessFile f = new RandomAccessFile(path, "r")) {
-                byte[] data = new byte[(int) f.length()];
-                f.readFully(data);
-                java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(data).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-                if (data.length < 64 || b.getInt(0) != 0x464c457f || data[4] != 2 || data[5] != 1) {
+                java.nio.ByteBuffer h = read(f, 0, 64);
+                if (h.getInt(0) != 0x464c457f || h.get(4) != 2 || h.get(5) != 1) {
                     return out;  // not a 64-bit little-endian ELF file
                 }
-                long phoff = b.getLong(0x20);
-                long shoff = b.getLong(0x28);
-                int phentsize = b.getShort(0x36) & 0xffff;
-                int phnum = b.getShort(0x38) & 0xffff;
-                int shentsize = b.getShort(0x3a) & 0xffff;
-                int shnum = b.getShort(0x3c) & 0xffff;
+                int phentsize = h.getShort(0x36) & 0xffff;
+                int shentsize = h.getShort(0x3a) & 0xffff;
+                java.nio.ByteBuffer ph = read(f, h.getLong(0x20), (long) phentsize * (h.getShort(0x38) & 0xffff));
+                java.nio.ByteBuffer sh = read(f, h.getLong(0x28), (long) shentsize * (h.getShort(0x3c) & 0xffff));
                 long bias = -1;
-                for (int i = 0; i < phnum; i++) {
-                    int ph = (int) (phoff + (long) i * phentsize);
-                    if (b.getInt(ph) == 1 && b.getLong(ph + 8) == 0) {  // PT_LOAD at file offset 0
-                        bias = start - b.getLong(ph + 16);
+                for (int p = 0; p + phentsize <= ph.capacity(); p += phentsize) {
+                    if (ph.getInt(p) == 1 && ph.getLong(p + 8) == 0) {  // PT_LOAD at file offset 0
+                        bias = start - ph.getLong(p + 16);
                         break;
                     }
                 }
-                if (bias == -1) {
-                    return out;
-                }
-                for (int i = 0; i < shnum; i++) {
-                    int sh = (int) (shoff + (long) i * shentsize);
-                    if (b.getInt(sh + 4) != 11) {  // SHT_DYNSYM
+                for (int s = 0; bias != -1 && s + shentsize <= sh.capacity(); s += shentsize) {
+                    if (sh.getInt(s + 4) != 11) {  // SHT_DYNSYM
                         continue;
                     }
-                    long symoff = b.getLong(sh + 24);
-                    long symsize = b.getLong(sh + 32);
-                    int strsh = (int) (shoff + (long) b.getInt(sh + 40) * shentsize);
-                    long stroff = b.getLong(strsh + 24);
-                    for (long s = symoff; s + 24 <= symoff + symsize; s += 24) {
-                        int sym = (int) s;
-                        int shndx = b.getShort(sym + 6) & 0xffff;
-                        if (shndx == 0) {
-                            continue;  // undefined here
-                        }
-                        int at = (int) (stroff + (b.getInt(sym) & 0xffffffffL));
-                        int end = at;
-                        while (end < data.length && data[end] != 0) {
-                            end++;
-                        }
-                        if (NAMES.contains(new String(data, at, end - at, Charset.forName("ISO-8859-1")))) {
-                            out.add(bias + b.getLong(sym + 8));
+                    java.nio.ByteBuffer syms = read(f, sh.getLong(s + 24), sh.getLong(s + 32));
+                    int str = sh.getInt(s + 40) * shentsize;
+                    java.nio.ByteBuffer names = read(f, sh.getLong(str + 24), sh.getLong(str + 32));
+                    for (int y = 0; y + 24 <= syms.capacity(); y += 24) {
+                        if ((syms.getShort(y + 6) & 0xffff) != 0 && named(names, syms.getInt(y))) {  // defined here
+                            out.add(bias + syms.getLong(y + 8));
                         }
                     }
                 }
             }
             return out;
+        }
+
+        private static boolean named(java.nio.ByteBuffer names, int at) {
+            for (byte[] n : NAMES) {
+                if (at >= 0 && at + n.length < names.capacity() && names.get(at + n.length) == 0) {
+                    int i = 0;
+                    while (i < n.length && names.get(at + i) == n[i]) {
+                        i++;
+                    }
+                    if (i == n.length) {
+                        return true;
+                    }
+                }
+            }
+            return false;
         }
     }
 }
