@@ -13,6 +13,12 @@ invocations the binary pulls with `GET next` and completes with a POST.
   the bridge's stdout and stderr.
 - When the binary exits, the bridge exits with its status at once; the emulator sees its push
   connections close (Process exited unexpectedly...). SIGTERM stops the binary, then the bridge.
+- Standby (FC_EMULATOR_STANDBY in its first environment, docs/runtime-protocol.md): the bridge starts
+  without a function, its push port listens at once and answers 400 until `POST /assign` brings the
+  environment of a fresh start; then it starts the binary exactly as a fresh bridge would (same argv,
+  environment, working folder, user, limits, from the main thread) and answers 200 once the binary has
+  asked for its first invocation. A binary that cannot start, or exits first, makes it answer 400 and
+  exit: the emulator starts the function afresh, which reports why as a fresh start does.
 
 Standard library only; runs on Python 3.9+.
 """
@@ -33,6 +39,8 @@ from socketserver import ThreadingMixIn
 API_PREFIX = "/2020-11-11/runtime/"
 KINDS = {"/invoke": 0, "/initialize": 1, "/pre-stop": 2, "/pre-freeze": 3}  # x-fc-function-type (11.3)
 DEFAULT_TIMEOUT_S = 3
+READY_BUDGET_S = 120  # a standby waits this long for the binary's first `next`, as the emulator would (2.1)
+STANDBY_FLAG = "FC_EMULATOR_STANDBY"
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found"}
 # x-fc-* headers the bridge computes or checks itself instead of passing them through
 _OWN = {"x-fc-function-deadline", "x-fc-function-timeout", "x-fc-function-type", "x-fc-retry-count",
@@ -91,6 +99,7 @@ class Broker:
         """The next invocation for the binary; blocks, with no timeout, until there is one."""
         with self.cond:
             self.asked.set()
+            SETTLED.set()
             while not self.queue:
                 self.cond.wait()
             inv = self.queue.popleft()
@@ -123,8 +132,28 @@ class Broker:
                 del self.running[inv.request_id]
 
 
+class Assignment:
+    """A standby bridge's wait for its function (POST /assign), shared by the push server's handler
+    thread, which receives it, and the main thread, which starts the binary."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pending = True  # no function yet: /assign is the only call
+        self.env = None  # what POST /assign brought (set once)
+        self.given = threading.Event()
+        self.answer = None  # (HTTP status, body, the bridge's exit status if it refused)
+        self.answered = threading.Event()
+        self.exited = False  # the binary ended while the assignment was still pending
+
+    def reply(self, status, body, exit_status=None):
+        self.answer = (status, body, exit_status)
+        self.answered.set()
+
+
 BROKER = Broker()
 CHILD = None  # the binary's subprocess.Popen
+ASSIGNMENT = None  # an Assignment while a standby bridge waits for, or is given, its function
+SETTLED = threading.Event()  # the binary asked for its first invocation, or exited
 
 
 def _child_max_memory_mb():
@@ -270,6 +299,11 @@ class Push(_Handler):
         h = self._headers()
         body = self._read_body(h)
         path = self.path.split("?", 1)[0]
+        if ASSIGNMENT is not None and ASSIGNMENT.pending:  # a standby without its function yet
+            if path == "/assign":
+                return self._assign(body)
+            return self._answer(400, b'{"errorMessage":"this standby instance has no function yet"}',
+                                [("Content-Type", "application/json")])
         kind = KINDS.get(path, KINDS.get(h.get("x-fc-control-path", "")))
         if kind is None:
             return self._answer(400, b'{"errorMessage":"unknown path"}', [("Content-Type", "application/json")])
@@ -290,6 +324,30 @@ class Push(_Handler):
 
     do_GET = do_PUT = do_DELETE = do_POST
 
+    def _assign(self, body):
+        """POST /assign: hand the environment to the main thread, which starts the binary; answer when the
+        binary is ready (200 {}) or cannot be (400, then the bridge exits)."""
+        try:
+            env = json.loads(body.decode("utf-8"))["env"]
+            if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                    for k, v in env.items()):
+                raise ValueError
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            return self._answer(400, b'{"errorMessage":"an assignment is {\\"env\\": {name: value, ...}}"}',
+                                [("Content-Type", "application/json")])
+        with ASSIGNMENT.lock:
+            if ASSIGNMENT.env is not None:
+                return self._answer(400, b'{"errorMessage":"this standby instance is being given a function"}',
+                                    [("Content-Type", "application/json")])
+            ASSIGNMENT.env = env
+        ASSIGNMENT.given.set()
+        ASSIGNMENT.answered.wait()
+        status, answer, exit_status = ASSIGNMENT.answer
+        self._answer(status, answer, [("Content-Type", "application/json")])
+        if exit_status is not None:
+            self.wfile.flush()
+            _exit(exit_status)
+
 
 class Server(ThreadingMixIn, HTTPServer):
     daemon_threads = True
@@ -309,11 +367,19 @@ def _status(returncode):
     return 128 - returncode if returncode < 0 else returncode  # killed by signal N: 128+N, as a shell says
 
 
+try:  # looked up before any fork: the child only calls it
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except Exception:  # noqa: BLE001 - not Linux: the backend's process group kill still applies
+    _PRCTL = None
+
+
 def _die_with_parent():
-    """In the child: be killed if the bridge dies, even by SIGKILL (Linux), so nothing outlives it."""
+    """In the child: be killed if the bridge dies, even by SIGKILL (Linux), so nothing outlives it.
+    The signal comes when the *thread* that forked the child ends: always the main thread, which
+    lives as long as the bridge."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux: the backend's process group kill still applies
+        _PRCTL(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - not Linux: see above
         pass
 
 
@@ -328,42 +394,91 @@ def _on_sigterm(signum, frame):
 
 
 def _watch_child():
-    _exit(_status(CHILD.wait()))
+    status = _status(CHILD.wait())
+    if ASSIGNMENT is not None:
+        with ASSIGNMENT.lock:
+            ASSIGNMENT.exited = ASSIGNMENT.pending  # still being assigned: the main thread refuses it
+        if ASSIGNMENT.exited:
+            SETTLED.set()
+            return
+    _exit(status)
 
 
-def main():
+def _launch():
+    """Start the function's binary (FC_FUNCTION_HANDLER in the code folder) with the runtime API's address,
+    from the main thread; None, or (exit status, message) when it cannot start."""
     global CHILD
-    signal.signal(signal.SIGTERM, _on_sigterm)
     code_dir = os.environ.get("FC_FUNC_CODE_PATH") or "/code"
     handler = os.environ.get("FC_FUNCTION_HANDLER", "")
     shown = "/code/" + handler  # as the instance sees it on FC; never the host's folder
     binary = os.path.join(code_dir, handler)
     if not handler or not os.path.isfile(binary):
-        _say_error("go1: the handler %s does not exist: the handler must name an executable file in the code "
-                   "package (e.g. main, built with GOOS=linux GOARCH=amd64)" % shown)
-        _exit(127)
+        return 127, ("go1: the handler %s does not exist: the handler must name an executable file in the code "
+                     "package (e.g. main, built with GOOS=linux GOARCH=amd64)" % shown)
     if not os.access(binary, os.X_OK):
-        _say_error("go1: the handler %s is not executable: permission denied (zip it with its Unix mode, e.g. "
-                   "with fc-runtime-go-sdk's build-fc-zip or `zip` on Linux/macOS)" % shown)
-        _exit(126)
+        return 126, ("go1: the handler %s is not executable: permission denied (zip it with its Unix mode, e.g. "
+                     "with fc-runtime-go-sdk's build-fc-zip or `zip` on Linux/macOS)" % shown)
 
     api = Server(("127.0.0.1", 0), RuntimeApi)  # bound (and listening) before the binary starts
     env = dict(os.environ, FC_RUNTIME_API="127.0.0.1:%d" % api.server_address[1])
-    try:  # before any thread exists, so preexec_fn is safe
+    try:  # a fresh bridge: before any thread exists; a standby: its other threads wait on events, hold no lock
         # stderr joins stdout: one stream keeps the SDK's error block (stderr) before its End marker
         # (stdout), as written; Docker delivers two streams out of order
         CHILD = subprocess.Popen([binary], cwd=code_dir, env=env, stdin=subprocess.DEVNULL,
                                  stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     except OSError as exc:
-        _say_error("go1: the handler %s cannot be started: %s" % (shown, exc.strerror or exc))
-        _exit(126)
+        api.server_close()
+        return 126, "go1: the handler %s cannot be started: %s" % (shown, exc.strerror or exc)
     threading.Thread(target=api.serve_forever, name="runtime-api", daemon=True).start()
     threading.Thread(target=_watch_child, name="child", daemon=True).start()
+    return None
 
-    BROKER.asked.wait()  # readiness: the binary pulls (11.1); the emulator probes the push port
-    push = Server((os.environ.get("FC_SERVER_HOST") or "0.0.0.0", int(os.environ.get("FC_SERVER_PORT") or 9000)),
+
+def _push_server():
+    return Server((os.environ.get("FC_SERVER_HOST") or "0.0.0.0", int(os.environ.get("FC_SERVER_PORT") or 9000)),
                   Push)
-    push.serve_forever()
+
+
+def _standby():
+    """Listen at once; at POST /assign take the function's environment (the bridge's own variables stay,
+    FC_EMULATOR_STANDBY goes) and start the binary as main() would have."""
+    global ASSIGNMENT
+    ASSIGNMENT = Assignment()
+    push = _push_server()
+    threading.Thread(target=push.serve_forever, name="push", daemon=True).start()
+    ASSIGNMENT.given.wait()
+    os.environ.pop(STANDBY_FLAG, None)
+    os.environ.update(ASSIGNMENT.env)
+    failure = _launch()
+    if failure is None:
+        SETTLED.wait(READY_BUDGET_S)
+        with ASSIGNMENT.lock:
+            if BROKER.asked.is_set() and not ASSIGNMENT.exited:
+                ASSIGNMENT.pending = False  # from now on a function's instance; a later exit ends the bridge
+        if ASSIGNMENT.pending:
+            if ASSIGNMENT.exited:
+                failure = _status(CHILD.returncode), "the function's binary exited before asking for an invocation"
+            else:
+                failure = 1, "the function's binary did not ask for an invocation in %d seconds" % READY_BUDGET_S
+                CHILD.kill()
+    if failure is None:
+        ASSIGNMENT.reply(200, b"{}")
+    else:
+        ASSIGNMENT.reply(400, json.dumps({"errorMessage": failure[1]}).encode(), failure[0])
+    while True:  # the push server serves; the child's watcher, a refusal or SIGTERM ends the bridge
+        time.sleep(3600)
+
+
+def main():
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if os.environ.get(STANDBY_FLAG):
+        return _standby()
+    failure = _launch()
+    if failure is not None:
+        _say_error(failure[1])
+        _exit(failure[0])
+    BROKER.asked.wait()  # readiness: the binary pulls (11.1); the emulator probes the push port
+    _push_server().serve_forever()
 
 
 if __name__ == "__main__":
