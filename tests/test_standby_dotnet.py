@@ -251,3 +251,65 @@ def test_standbys_are_reclaimed_at_shutdown(backend, published, tmp_path):
     finally:
         srv.stop()
     assert wait_for(lambda: not left_standbys(backend, data), 10), "a standby outlived the emulator"
+
+
+def test_the_standby_host_answers_only_assign_until_assigned(published, tmp_path):
+    """The protocol itself, on the host started by hand as the emulator starts it: banner, 400 for every call
+    before POST /assign, 200 {} for it (on a connection that then goes on serving), then /assign is an unknown
+    path and the function runs."""
+    import os
+    import socket
+
+    from emulator.execution import toolchains
+    from tests.helpers import free_port
+
+    agent = tmp_path / "runtime" / "dotnet"
+    shutil.copytree(dotnet_agent.compiled(RUNTIMES_SRC) / "bin", agent / "bin")
+    shutil.copyfile(RUNTIMES_SRC / "dotnet" / "agent.sh", agent / "agent.sh")
+    code = tmp_path / "code"
+    code.mkdir()
+    for name, data in published.items():
+        (code / name).write_bytes(data)
+    port = free_port()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8", "FC_SERVER_PORT": str(port),
+           "FC_SERVER_HOST": "127.0.0.1", "FC_RUNTIME": "dotnetcore3.1", "FC_EMULATOR_STANDBY": "1"}
+    proc = subprocess.Popen(["/bin/sh", str(agent / "agent.sh"), str(toolchains.dotnet_binary())], env=env,
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert proc.stdout.readline() == b"FunctionCompute dotnetcore3.1 runtime inited.\n"
+
+        def call(conn, method, path, body=b"", headers=""):
+            conn.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{headers}\r\n"
+                         .encode() + body)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(1)
+                assert chunk, "the connection closed"
+                head += chunk
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            data = b""
+            while len(data) < length:
+                data += conn.recv(length - len(data))
+            return int(head.split(b" ")[1]), data
+
+        for method, path in (("POST", "/invoke"), ("GET", "/"), ("POST", "/initialize")):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+                status, data = call(conn, method, path, b"x", "x-fc-request-id: r0\r\n")
+                assert status == 400 and b"no function yet" in data
+        function_env = {**{k: v for k, v in env.items() if k != "FC_EMULATOR_STANDBY"},
+                        "FC_FUNC_CODE_PATH": str(code), "FC_FUNCTION_HANDLER": f"{ASM}::Example.Probe::Handler",
+                        "FC_FUNCTION_NAME": "fn", "EMPTY": "", "QUOTED": 'a "b" \\ c\u00e9'}
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            assert call(conn, "POST", "/assign", json.dumps({"env": function_env}).encode(),
+                        "Content-Type: application/json\r\n") == (200, b"{}")
+            status, data = call(conn, "POST", "/invoke", b"probe", "x-fc-request-id: r1\r\nx-fc-function-memory: 128\r\n")
+            assert status == 200, data
+            seen = json.loads(data)
+            assert seen["cwd"] == str(code) and seen["core"] == str(code / "Aliyun.Serverless.Core.dll")
+            assert seen["env"]["EMPTY"] == "" and seen["env"]["QUOTED"] == 'a "b" \\ c\u00e9'
+            assert seen["native"]["QUOTED"] == 'a "b" \\ c\u00e9' and "FC_EMULATOR_STANDBY" not in seen["env"]
+            status, data = call(conn, "POST", "/assign", json.dumps({"env": {}}).encode())
+            assert status == 400 and b"unknown path '/assign'" in data
+    finally:
+        proc.kill()
+        proc.wait()
