@@ -41,6 +41,44 @@ final class Standby {
         } catch (Throwable e) {
             // the assignment tries again and fails with it: the emulator starts the function afresh
         }
+        warmUp();
+    }
+
+    /**
+     * Loads the classes the first call of about any function needs (a jar on a class path, the log line's
+     * date format, String.format, an error's JSON) that a fresh JVM loads during its first call: nothing is
+     * printed and nothing the function can see changes.
+     */
+    private static void warmUp() {
+        try {
+            // the agent's own HTTP path, answered 400 as every call before the assignment
+            int port = Integer.parseInt(Agent.env("FC_SERVER_PORT", "9000"));
+            try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+                s.getOutputStream().write(("POST /warm-up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                        + "application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+                        .getBytes(Agent.LATIN1));
+                java.io.InputStream in = s.getInputStream();
+                while (in.read(new byte[4096]) > 0) {
+                    // the whole answer
+                }
+            }
+            new FcContext(new java.util.HashMap<String, String>());
+            new java.text.SimpleDateFormat("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").format(new java.util.Date());
+            String.format("%s %d %.2f%n", "x", 1, 1.0);
+            Json.error(new IllegalStateException("x", new Exception("y")));
+            String home = System.getProperty("java.home");
+            for (String jar : new String[]{home + "/lib/jrt-fs.jar", home + "/lib/rt.jar"}) {
+                if (new File(jar).isFile()) {
+                    try (java.net.URLClassLoader l = new java.net.URLClassLoader(
+                            new java.net.URL[]{new File(jar).toURI().toURL()}, null)) {
+                        l.findResource("fc-emulator-warm-up");
+                    }
+                    break;
+                }
+            }
+        } catch (Throwable e) {
+            // only a warm-up
+        }
     }
 
     /**
