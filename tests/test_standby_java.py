@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -336,3 +337,37 @@ def test_java_standbys_are_reclaimed_at_shutdown(backend, tmp_path, probe_classe
     finally:
         srv.stop()
     assert wait_for(lambda: not left_standbys(backend, data), 10), "a standby outlived the emulator"
+
+
+def newer_jdk() -> Path | None:
+    """A JDK 24 or newer on this host (sun.misc.Unsafe's memory access warns there), if any."""
+    for java in sorted(Path("/usr/lib/jvm").glob("*/bin/java")):
+        out = subprocess.run([str(java), "-version"], capture_output=True, text=True).stderr
+        m = re.search(r'version "(\d+)', out)
+        if m and int(m.group(1)) >= 24:
+            return java.parent
+    return None
+
+
+def test_no_java_standby_on_java_24_and_newer(tmp_path, probe_classes):
+    """The process backend on a host whose `java` is 24 or newer keeps no Java standby (its setting of the
+    environment would print a deprecation warning): functions start afresh, with clean logs."""
+    jdk = newer_jdk()
+    if jdk is None:
+        pytest.skip("no JDK 24 or newer under /usr/lib/jvm")
+    srv = Server(tmp_path / "fc", "--executor", "process", "--standby", "1",
+                 env={"PATH": f"{jdk}:{os.environ['PATH']}"}).start()
+    try:
+        client = fc_client(srv, new_account())
+        for name in ("a", "b"):
+            deploy(client, tmp_path, code_files(probe_classes), name=name, runtime="java11",
+                   handler="t.Probe::handleRequest", memorySize=256)
+        probe(client, "a")
+        time.sleep(2)
+        assert standbys_ready(srv) == 0
+        instance, seen, log = probe(client, "b")
+        assert f"instance {instance} of svc/b taken over" not in srv.log()
+        assert not any("WARNING" in line for line in log), log
+        assert int(seen["props"]["java.specification.version"]) >= 24
+    finally:
+        srv.stop()

@@ -157,6 +157,8 @@ class ProcessBackend(Backend):
             found = self.interpreters.resolve(spec)
         except StartFailed:
             return None
+        if spec.kind == "java" and int(found.version.split(".")[0] or 0) >= 24:
+            return None  # a standby sets its environment with sun.misc.Unsafe, which Java 24+ warns about in the log
         cmd = agent_command(spec, found.path, str(self.runtimes_dir))
         modules = builtin_modules.module_set(spec.runtime) and builtin_modules.instance_paths(
             spec, found.version, {})[1]

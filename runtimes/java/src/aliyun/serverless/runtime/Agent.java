@@ -50,7 +50,13 @@ public final class Agent {
         new AgentServer(host, port, agent::serve).start();
         say("FunctionCompute " + env("FC_RUNTIME", "java8") + " runtime inited.");
         if (standby) {
-            Thread prepare = new Thread(Standby::prepare, "fc-standby");
+            Thread prepare = new Thread(() -> {
+                try {
+                    Standby.prepare();
+                } catch (Throwable e) {
+                    // the assignment fails with it, and the emulator starts the function afresh
+                }
+            }, "fc-standby");
             prepare.setDaemon(true);
             prepare.start();
         }
@@ -109,9 +115,14 @@ public final class Agent {
         for (Map.Entry<String, Object> e : ((Map<String, Object>) env).entrySet()) {
             vars.put(e.getKey(), String.valueOf(e.getValue()));
         }
-        Standby.environment(vars, STANDBY_FLAG);
-        Standby.workingFolder(env("FC_FUNC_CODE_PATH", "/code"));
-        loader = configure();
+        try {
+            Standby.environment(vars, STANDBY_FLAG);
+            Standby.workingFolder(env("FC_FUNC_CODE_PATH", "/code"));
+            loader = configure();
+        } catch (Throwable e) {  // the emulator starts the function afresh
+            return new AgentServer.Reply(500, "application/json",
+                    Json.object("errorMessage", "this standby cannot take a function: " + e).getBytes(UTF8));
+        }
         return new AgentServer.Reply(200, "application/json", "{}".getBytes(UTF8));
     }
 

@@ -132,11 +132,16 @@ final class Standby {
 
     static {
         try {
+            String spec = System.getProperty("java.specification.version", "");
+            if (!spec.startsWith("1.") && Integer.parseInt(spec.split("\\.")[0]) >= 24) {
+                // its memory access would print a deprecation warning into the function's log: no standby
+                throw new IllegalStateException("no standby on Java " + spec);
+            }
             UNSAFE_CLASS = Class.forName("sun.misc.Unsafe");
             Field f = UNSAFE_CLASS.getDeclaredField("theUnsafe");
             f.setAccessible(true);
             UNSAFE = f.get(null);
-        } catch (ReflectiveOperationException e) {
+        } catch (ReflectiveOperationException | RuntimeException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
