@@ -95,6 +95,7 @@ public class Probe implements StreamRequestHandler, FunctionInitializer {
             if (eq > 0) childEnv.put(line.substring(0, eq), line.substring(eq + 1));
         }
         m.put("childEnv", childEnv);
+        m.put("childPwd", read(new ProcessBuilder("pwd").start().getInputStream()).trim());
         StringBuilder json = new StringBuilder();
         write(m, json);
         out.write(json.toString().getBytes("UTF-8"));
@@ -250,6 +251,10 @@ def test_a_java_standby_is_a_fresh_start(backend, runtime, tmp_path, probe_class
         assert standby_id != fresh_id
         assert f"instance {standby_id} of svc/fn taken over from the standby pool" in srv.log()
         taken_view, fresh_view = view(taken, standby_id), view(fresh, fresh_id)
+        if backend == "process":  # a JVM cannot change folders: the processes it starts begin in the standby's
+            taken_pwd, fresh_pwd = taken_view.pop("childPwd"), fresh_view.pop("childPwd")  # own code folder
+            assert fresh_pwd == fresh["props"]["user.dir"] and taken["childPwd"].endswith(f"{standby_id}/code")
+            assert sorted(os.listdir(taken["childPwd"])) == sorted(os.listdir(fresh_pwd))  # hard links, same files
         for part in fresh_view:  # part by part first: a difference is easier to read
             assert taken_view[part] == fresh_view[part], part
         assert taken_view == fresh_view
