@@ -265,10 +265,15 @@ class DockerBackend(Backend):
         pid = started.extra.get("pid")
         if not pid:
             started.handle.reload()
+            if started.handle.status in ("exited", "dead"):  # docker-proxy may still accept for a moment
+                return False
             pid = started.extra["pid"] = started.handle.attrs.get("State", {}).get("Pid") or 0
         state = _listening_in_netns(pid, started.extra["port"]) if pid else None
         if state is not None:
+            started.extra["netns_seen"] = True
             return state
+        if started.extra.get("netns_seen"):  # its sockets were visible and its process is gone: it exited (a
+            return False  # loaded docker-proxy still accepting for a dead container must not count as ready)
         return _proxy_backend_up(started.host, started.port)
 
     def stop(self, started: Started) -> None:
