@@ -88,6 +88,7 @@ STANDBY_FLAG = "FC_EMULATOR_STANDBY"  # tells the agent to wait for POST /assign
 STANDBY_KINDS = frozenset({
     "python",
     "nodejs",
+    "go1",
     "dotnet",
     "php",
     "java",
