@@ -393,6 +393,16 @@ def _on_sigterm(signum, frame):
     _exit(143)
 
 
+def _wait(event, timeout=None):
+    """`event.wait` for the main thread, waking every half second: a signal another thread received
+    (SIGTERM) has its handler run by the main thread only, between bytecodes."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not event.wait(0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))):
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+    return True
+
+
 def _watch_child():
     status = _status(CHILD.wait())
     if ASSIGNMENT is not None:
@@ -446,12 +456,12 @@ def _standby():
     ASSIGNMENT = Assignment()
     push = _push_server()
     threading.Thread(target=push.serve_forever, name="push", daemon=True).start()
-    ASSIGNMENT.given.wait()
+    _wait(ASSIGNMENT.given)
     os.environ.pop(STANDBY_FLAG, None)
     os.environ.update(ASSIGNMENT.env)
     failure = _launch()
     if failure is None:
-        SETTLED.wait(READY_BUDGET_S)
+        _wait(SETTLED, READY_BUDGET_S)
         with ASSIGNMENT.lock:
             if BROKER.asked.is_set() and not ASSIGNMENT.exited:
                 ASSIGNMENT.pending = False  # from now on a function's instance; a later exit ends the bridge
@@ -465,8 +475,7 @@ def _standby():
         ASSIGNMENT.reply(200, b"{}")
     else:
         ASSIGNMENT.reply(400, json.dumps({"errorMessage": failure[1]}).encode(), failure[0])
-    while True:  # the push server serves; the child's watcher, a refusal or SIGTERM ends the bridge
-        time.sleep(3600)
+    _wait(threading.Event())  # the push server serves; the child's watcher, a refusal or SIGTERM ends the bridge
 
 
 def main():
@@ -477,7 +486,7 @@ def main():
     if failure is not None:
         _say_error(failure[1])
         _exit(failure[0])
-    BROKER.asked.wait()  # readiness: the binary pulls (11.1); the emulator probes the push port
+    _wait(BROKER.asked)  # readiness: the binary pulls (11.1); the emulator probes the push port
     _push_server().serve_forever()
 
 
