@@ -129,11 +129,7 @@ def _dotnet_standby_fits(spec: InstanceSpec) -> bool:
     starts afresh (runtimes.md §14.1)."""
     if any(k.upper().startswith(_DOTNET_AT_START) for k in spec.env):
         return False
-    if spec.code_dir is None:
-        return True
-    code = Path(spec.code_dir)
-    return not any(p.name.endswith(".so") or ".so." in p.name
-                   for d in (code, code / "lib", code / "runtimes" / "linux-x64" / "native") for p in d.glob("*.so*"))
+    return spec.code_dir is None or not _shared_libraries(Path(spec.code_dir), "", "lib", "runtimes/linux-x64/native")
 
 
 def _php_standby_fits(spec: InstanceSpec) -> bool:
@@ -146,9 +142,13 @@ def _php_standby_fits(spec: InstanceSpec) -> bool:
     if spec.code_dir is None:
         return True
     code = Path(spec.code_dir)
-    return not (any(code.glob("extension/*.ini"))
-                or any(p.name.endswith(".so") or ".so." in p.name for d in (code, code / "lib")
-                       for p in d.glob("*.so*")))
+    return not (any(code.glob("extension/*.ini")) or _shared_libraries(code, "", "lib"))
+
+
+def _shared_libraries(code: Path, *folders: str) -> bool:
+    """Has the code a shared library (x.so, x.so.1) directly in one of these folders (the loader's
+    LD_LIBRARY_PATH of the runtime, read once at start)?"""
+    return any(p.name.endswith(".so") or ".so." in p.name for d in folders for p in (code / d).glob("*.so*"))
 
 
 def shown_service(spec: InstanceSpec) -> str:

@@ -13,9 +13,11 @@ import asyncio
 import os
 import shutil
 import struct
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from emulator.execution.backends.fd_reader import read_fd
 from emulator.execution.logs import InstanceLog
 
 LINE_CHUNK_BYTES = 65536
@@ -129,30 +131,31 @@ class OutputPipe:
         os.chmod(self.path, 0o666)  # the agent's user in the container is not ours
         self._fd: int | None = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
         self._closed = False
+        self._lock = threading.Lock()
 
     async def read(self, log: InstanceLog) -> None:
-        fd, self._fd = self._fd, None
-        if self._closed or fd is None:
-            if fd is not None:
-                os.close(fd)
+        with self._lock:  # `close` runs on a backend thread
+            fd, self._fd = self._fd, None
+        if fd is None:  # closed before it was read: the container did not start
             log.close()
             return
-        pipe = os.fdopen(fd, "rb", buffering=0)
-        await asyncio.get_running_loop().connect_read_pipe(lambda: _PipeStream(log), pipe)
+        read_fd(asyncio.get_running_loop(), fd, _PipeStream(log))
 
     def close(self) -> None:
         """The container is gone: end the reader, even if the agent never opened the pipe (a writer that
         comes and goes ends it), and remove the pipe."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:  # no reader left: it has ended already
-            pass
-        if self._fd is not None:  # never read (the container did not start)
-            fd, self._fd = self._fd, None
-            os.close(fd)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            unread, self._fd = self._fd, None
+        if unread is not None:
+            os.close(unread)
+        else:
+            try:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # no reader left: it has ended already
+                pass
         shutil.rmtree(self.path.parent, ignore_errors=True)
 
 

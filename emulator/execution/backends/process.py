@@ -23,6 +23,7 @@ from emulator.execution.backends import isolation
 from emulator.execution.backends.base import Backend, ExecSession, Started, StartFailed, free_port, tcp_open
 from emulator.execution.backends.process_exec import ProcessExec
 from emulator.execution.artifacts import link_tree
+from emulator.execution.backends.fd_reader import read_fd
 from emulator.execution.environment import STANDBY_KINDS, instance_env, standby_env, standby_fits
 from emulator.execution.launch import agent_command
 from emulator.execution.logs import InstanceLog
@@ -412,8 +413,8 @@ def _pump(proc: subprocess.Popen, log: InstanceLog, shown: list[tuple[str, str]]
 class _OutputReader(asyncio.Protocol):
     """An instance's output read on the event loop, in lines of at most LINE_CHUNK_BYTES (as _pump)."""
 
-    def __init__(self, proc: subprocess.Popen, log: InstanceLog, shown: list[tuple[str, str]]):
-        self.proc, self.log, self.shown = proc, log, shown
+    def __init__(self, log: InstanceLog, shown: list[tuple[str, str]]):
+        self.log, self.shown = log, shown
         self.buf = b""
 
     def data_received(self, data: bytes) -> None:
@@ -433,9 +434,10 @@ class _OutputReader(asyncio.Protocol):
         if self.buf:
             _feed(self.log, self.buf, self.shown)
             self.buf = b""
-        self.proc.stdout.close()
         self.log.close()
 
 
 async def _read_output(proc: subprocess.Popen, log: InstanceLog, shown: list[tuple[str, str]]) -> None:
-    await asyncio.get_running_loop().connect_read_pipe(lambda: _OutputReader(proc, log, shown), proc.stdout)
+    fd = os.dup(proc.stdout.fileno())  # ours alone (fd_reader.py); Popen's copy is closed here, once
+    proc.stdout.close()
+    read_fd(asyncio.get_running_loop(), fd, _OutputReader(log, shown))
