@@ -172,22 +172,21 @@ def _deps_json() -> str:
                        "libraries": libraries}, indent=2)
 
 
-@pytest.fixture(scope="module")
-def publish(tmp_path_factory) -> Path:
-    """The publish folder of HelloFcApp, built like `dotnet publish` would lay it out."""
+def build_publish(folder: Path, source: str) -> Path:
+    """A publish folder of the C# `source` in `folder`, laid out as `dotnet publish` would (assembly ASM,
+    .deps.json, .runtimeconfig.json, FC's packages and Json.NET beside it), compiled with mcs."""
     mcs, framework = dotnet_agent.mcs(), dotnet_agent.framework_dir()
     assert mcs and framework, "mcs and the .NET Core 3.1 runtime are needed (scripts/test installs both)"
     agent = dotnet_agent.compiled(RUNTIMES_SRC)
     newtonsoft = dotnet_agent.json_net()
     assert agent and newtonsoft, "the .NET agent and Debian's Json.NET (libnewtonsoft-json5.0-cil) are needed"
     lib = agent / "bin" / "lib"
-    d = tmp_path_factory.mktemp("dotnet-publish")
-    (d / "Hello.cs").write_text(HELLO)
-    out = d / "publish"
+    (folder / "Function.cs").write_text(source)
+    out = folder / "publish"
     out.mkdir()
     refs = [lib / "Aliyun.Serverless.Core.dll", lib / "Microsoft.Extensions.Logging.Abstractions.dll", newtonsoft]
     run = subprocess.run([mcs, "-nostdlib", "-noconfig", "-target:library", f"-out:{out / (ASM + '.dll')}",
-                          *dotnet_agent.references(framework), *(f"-r:{r}" for r in refs), str(d / "Hello.cs")],
+                          *dotnet_agent.references(framework), *(f"-r:{r}" for r in refs), str(folder / "Function.cs")],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     for r in refs:
@@ -196,6 +195,12 @@ def publish(tmp_path_factory) -> Path:
     (out / f"{ASM}.runtimeconfig.json").write_text(json.dumps(
         {"runtimeOptions": {"tfm": "netcoreapp3.1", "framework": {"name": "Microsoft.NETCore.App", "version": "3.1.0"}}}))
     return out
+
+
+@pytest.fixture(scope="module")
+def publish(tmp_path_factory) -> Path:
+    """The publish folder of HelloFcApp."""
+    return build_publish(tmp_path_factory.mktemp("dotnet-publish"), HELLO)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pytest
 from emulator.execution import dotnet_agent
 from emulator.execution.artifacts import RUNTIMES_SRC
 from tests.helpers import Server, deploy, fc_client, new_account
-from tests.test_dotnet import ASM, _deps_json
+from tests.test_dotnet import ASM, build_publish
 from tests.test_standby import left_standbys, probe, same_instance_view, standbys_ready, wait_for
 
 PROBE = r'''
@@ -115,26 +115,7 @@ namespace Example
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> dict[str, bytes]:
     """The probe's publish folder (as `dotnet publish` lays it out: assembly, .deps.json, FC's packages)."""
-    mcs, framework = dotnet_agent.mcs(), dotnet_agent.framework_dir()
-    assert mcs and framework, "mcs and the .NET Core 3.1 runtime are needed (scripts/test installs both)"
-    agent = dotnet_agent.compiled(RUNTIMES_SRC)
-    newtonsoft = dotnet_agent.json_net()
-    assert agent and newtonsoft, "the .NET agent and Debian's Json.NET (libnewtonsoft-json5.0-cil) are needed"
-    lib = agent / "bin" / "lib"
-    d = tmp_path_factory.mktemp("dotnet-probe")
-    (d / "Probe.cs").write_text(PROBE)
-    out = d / "publish"
-    out.mkdir()
-    refs = [lib / "Aliyun.Serverless.Core.dll", lib / "Microsoft.Extensions.Logging.Abstractions.dll", newtonsoft]
-    run = subprocess.run([mcs, "-nostdlib", "-noconfig", "-target:library", f"-out:{out / (ASM + '.dll')}",
-                          *dotnet_agent.references(framework), *(f"-r:{r}" for r in refs), str(d / "Probe.cs")],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout + run.stderr
-    for r in refs:
-        shutil.copyfile(r, out / r.name)
-    (out / f"{ASM}.deps.json").write_text(_deps_json())
-    (out / f"{ASM}.runtimeconfig.json").write_text(json.dumps(
-        {"runtimeOptions": {"tfm": "netcoreapp3.1", "framework": {"name": "Microsoft.NETCore.App", "version": "3.1.0"}}}))
+    out = build_publish(tmp_path_factory.mktemp("dotnet-probe"), PROBE)
     return {p.name: p.read_bytes() for p in out.iterdir()}
 
 
