@@ -78,6 +78,20 @@ def probe(client, name: str, payload: bytes = b"probe") -> tuple[str, dict, list
             [line.replace(rid, "<request>") for line in lines if not line.startswith("Duration: ")])
 
 
+def fresh_and_taken(srv: Server, client, name: str = "fn", probe=probe, ready_timeout: float = 30.0) -> tuple:
+    """The function's first call (a fresh start: its runtime's first use), then a call on a second instance,
+    which takes the standby started meanwhile: ((id, seen, log) fresh, (id, seen, log) taken)."""
+    fresh = probe(client, name)
+    assert wait_for(lambda: standbys_ready(srv) == 1, ready_timeout), "no standby instance was started"
+    hold = threading.Thread(target=client.invoke_function, args=("svc", name), kwargs={"payload": b"hold"})
+    hold.start()  # keeps the fresh instance busy, so the next call needs a second instance
+    time.sleep(0.5)
+    taken = probe(client, name)
+    hold.join()
+    assert taken[0] != fresh[0]
+    return fresh, taken
+
+
 def same_instance_view(seen: dict, instance: str) -> dict:
     """What the function saw, with what differs between any two instances (their id, port) named."""
     text = json.dumps(seen, sort_keys=True).replace(instance, "<instance>")
@@ -128,14 +142,7 @@ def test_a_standby_is_a_fresh_start(backend, runtime, tmp_path):
         client = fc_client(srv, new_account())
         deploy(client, tmp_path, PROBES[runtime], runtime=runtime, memorySize=256,
                environmentVariables={"MINE": "1", "GREETING": "héllo wörld"})
-        fresh_id, fresh, fresh_log = probe(client, "fn")  # the runtime's first use: a fresh start
-        assert wait_for(lambda: standbys_ready(srv) == 1), "no standby instance was started"
-        hold = threading.Thread(target=client.invoke_function, args=("svc", "fn"), kwargs={"payload": b"hold"})
-        hold.start()  # keeps the fresh instance busy, so the next call needs a second instance
-        time.sleep(0.5)
-        standby_id, taken, taken_log = probe(client, "fn")
-        hold.join()
-        assert standby_id != fresh_id
+        (fresh_id, fresh, fresh_log), (standby_id, taken, taken_log) = fresh_and_taken(srv, client)
         assert f"instance {standby_id} of svc/fn taken over from the standby pool" in srv.log()
         taken_view, fresh_view = same_instance_view(taken, standby_id), same_instance_view(fresh, fresh_id)
         assert taken_view["env"] == fresh_view["env"]

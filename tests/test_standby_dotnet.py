@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -21,7 +20,8 @@ from emulator.execution import dotnet_agent
 from emulator.execution.artifacts import RUNTIMES_SRC
 from tests.helpers import Server, deploy, fc_client, new_account
 from tests.test_dotnet import ASM, build_publish
-from tests.test_standby import left_standbys, probe, same_instance_view, standbys_ready, wait_for
+from tests.test_standby import (fresh_and_taken, left_standbys, probe, same_instance_view, standbys_ready,
+                                wait_for)
 
 PROBE = r'''
 using System;
@@ -152,15 +152,9 @@ def test_a_standby_is_a_fresh_start(backend, runtime, published, tmp_path):
         client = fc_client(srv, new_account())
         deploy_probe(client, tmp_path, published, runtime=runtime, memorySize=256,
                      environmentVariables={"MINE": "1", "GREETING": "héllo wörld"})
-        fresh_id, fresh, fresh_log = probe(client, "fn")  # the runtime's first use: a fresh start
-        assert not taken_over(srv, fresh_id)
-        assert wait_for(lambda: standbys_ready(srv) == 1, 60), "no standby instance was started"
-        hold = threading.Thread(target=client.invoke_function, args=("svc", "fn"), kwargs={"payload": b"hold"})
-        hold.start()  # keeps the fresh instance busy, so the next call needs a second instance
-        time.sleep(0.5)
-        standby_id, taken, taken_log = probe(client, "fn")
-        hold.join()
-        assert standby_id != fresh_id and taken_over(srv, standby_id)
+        (fresh_id, fresh, fresh_log), (standby_id, taken, taken_log) = fresh_and_taken(
+            srv, client, ready_timeout=60)
+        assert not taken_over(srv, fresh_id) and taken_over(srv, standby_id)
         taken_view, fresh_view = view(taken, standby_id), view(fresh, fresh_id)
         assert taken_view["env"] == fresh_view["env"]
         assert taken_view["native"] == fresh_view["native"] == taken_view["env"]

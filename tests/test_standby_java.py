@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -22,7 +21,7 @@ import requests
 
 from tests.helpers import Server, deploy, fc_client, new_account
 from tests.test_java import FIXTURE_JAR
-from tests.test_standby import left_standbys, same_instance_view, standbys_ready, wait_for
+from tests.test_standby import fresh_and_taken, left_standbys, same_instance_view, standbys_ready, wait_for
 
 # A handler written as FC's docs write them (StreamRequestHandler + FunctionInitializer, compiled against
 # fc-java-core), reporting what a function can see of its JVM.
@@ -241,14 +240,8 @@ def test_a_java_standby_is_a_fresh_start(backend, runtime, tmp_path, probe_class
         r = requests.put(f"{srv.url}/2016-08-15/services/svc/functions/fn", json={"layers": [arn]},
                          headers={"X-Fc-Account-Id": account}, timeout=30)  # aliyun-fc2 has no layers
         assert r.status_code == 200, r.text
-        fresh_id, fresh, fresh_log = probe(client, "fn")  # the runtime's first use: a fresh start
-        assert wait_for(lambda: standbys_ready(srv) == 1, 60), "no standby instance was started"
-        hold = threading.Thread(target=client.invoke_function, args=("svc", "fn"), kwargs={"payload": b"hold"})
-        hold.start()  # keeps the fresh instance busy, so the next call needs a second instance
-        time.sleep(0.5)
-        standby_id, taken, taken_log = probe(client, "fn")
-        hold.join()
-        assert standby_id != fresh_id
+        (fresh_id, fresh, fresh_log), (standby_id, taken, taken_log) = fresh_and_taken(
+            srv, client, probe=probe, ready_timeout=60)
         assert f"instance {standby_id} of svc/fn taken over from the standby pool" in srv.log()
         taken_view, fresh_view = view(taken, standby_id), view(fresh, fresh_id)
         if backend == "process":  # a JVM cannot change folders: the processes it starts begin in the standby's

@@ -9,14 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
-import time
 
 import pytest
 import requests
 
 from tests.helpers import Server, deploy, fc_client, new_account, zip_b64
-from tests.test_standby import left_standbys, standbys_ready, wait_for
+from tests.test_standby import fresh_and_taken, left_standbys, standbys_ready, wait_for
 
 RUNTIME = "php7.2"
 
@@ -89,20 +87,6 @@ def same_view(seen: dict, instance: str) -> dict:
     return view
 
 
-def fresh_and_taken(srv: Server, client, name: str) -> tuple[tuple, tuple]:
-    """The function's first call (a fresh start: its runtime's first use), then a call on a second instance,
-    which takes the standby started meanwhile."""
-    fresh = probe(client, name)
-    assert wait_for(lambda: standbys_ready(srv) == 1), "no standby instance was started"
-    hold = threading.Thread(target=client.invoke_function, args=("svc", name), kwargs={"payload": b"hold"})
-    hold.start()  # keeps the fresh instance busy, so the next call needs a second instance
-    time.sleep(0.5)
-    taken = probe(client, name)
-    hold.join()
-    assert taken[0] != fresh[0]
-    return fresh, taken
-
-
 @pytest.mark.parametrize("memory", [256, 4096])  # above 3072 MB memory_limit is the function's memory size
 def test_a_php_standby_is_a_fresh_start(backend, memory, tmp_path):
     srv = Server(tmp_path / "fc", "--executor", backend, "--standby", "1").start()
@@ -111,7 +95,7 @@ def test_a_php_standby_is_a_fresh_start(backend, memory, tmp_path):
         deploy(client, tmp_path, {"index.php": PHP_PROBE, "data.txt": "x"}, runtime=RUNTIME, memorySize=memory,
                instanceType="c1" if memory > 3072 else "e1",
                environmentVariables={"MINE": "1", "GREETING": "héllo wörld"})
-        (fresh_id, fresh, fresh_log), (taken_id, taken, taken_log) = fresh_and_taken(srv, client, "fn")
+        (fresh_id, fresh, fresh_log), (taken_id, taken, taken_log) = fresh_and_taken(srv, client, probe=probe)
         assert f"instance {taken_id} of svc/fn taken over from the standby pool" in srv.log()
         taken_view, fresh_view = same_view(taken, taken_id), same_view(fresh, fresh_id)
         for part in ("env", "_ENV", "_SERVER"):
@@ -152,7 +136,7 @@ def test_a_php_standby_with_layers_is_a_fresh_start(backend, tmp_path):
         r = requests.put(srv.url + "/2016-08-15/services/svc/functions/fn", headers=headers,
                          json={"layers": [layer.json()["arn"]]})
         assert r.status_code == 200, r.text
-        (fresh_id, fresh, fresh_log), (taken_id, taken, taken_log) = fresh_and_taken(srv, client, "fn")
+        (fresh_id, fresh, fresh_log), (taken_id, taken, taken_log) = fresh_and_taken(srv, client, probe=probe)
         assert f"instance {taken_id} of svc/fn taken over from the standby pool" in srv.log()
         assert same_view(taken, taken_id) == same_view(fresh, fresh_id)
         assert taken_log == fresh_log
